@@ -1,0 +1,144 @@
+"""Control-plane latency over real HTTP: 1, 8 and 32 concurrent agents.
+
+Each simulated agent gets a real token (claim + register through the ops
+tools), then does create_task, get_tasks and finally update_task_status on its
+own task, and starts over as a fresh agent. The floor is the no-op `whoami`
+tool on the same server, at the same concurrency, in the same run.
+
+    .venv/bin/python bench/control_plane.py [--rounds 20] [--levels 1,8,32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from heph_mcp.client import HephCallError, HephClient  # noqa: E402
+from heph_mcp.identity import local_token  # noqa: E402
+from testkit import ServerProcess  # noqa: E402
+
+WORKFLOW = {"name": "bench", "description": "benchmark", "config": {"max_concurrent_agents": 64},
+            "phases": [{"id": 1, "name": "work", "description": "do it"},
+                       {"id": 2, "name": "more", "description": "more of it"}]}
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.samples: dict[str, list[float]] = defaultdict(list)
+        self.errors: dict[str, int] = defaultdict(int)
+
+    async def timed(self, name: str, client: HephClient, tool: str, **args: object) -> dict:
+        start = time.perf_counter()
+        try:
+            result = await client.call(tool, **args)
+        except (HephCallError, OSError, RuntimeError):
+            self.errors[name] += 1
+            return {}
+        self.samples[name].append(time.perf_counter() - start)
+        return result
+
+
+async def agent_loop(url: str, ops_token: str, run_id: str, worker: str, rounds: int,
+                     rec: Recorder) -> None:
+    async with HephClient(url, ops_token) as ops:
+        for _ in range(rounds):
+            claim = await ops.call("claim_task", worker=worker, slots=1)
+            if not claim.get("task"):
+                rec.errors["claim_task"] += 1
+                continue
+            task = claim["task"]
+            session = await ops.call("register_agent", task_id=task["id"], worker=worker,
+                                     session_name=f"bench-{task['id']}", cli="bench")
+            async with HephClient(url, session["token"]) as agent:
+                for i in range(3):
+                    await rec.timed("create_task", agent, "create_task", phase=1 + i % 2,
+                                    title=f"{worker} follow-up {i}", description="bench " * 30)
+                    await rec.timed("get_tasks", agent, "get_tasks", status="running")
+                await rec.timed("update_task_status", agent, "update_task_status",
+                                status="done", summary="benchmarked")
+            await ops.call("report_agent_exit", agent_id=session["agent_id"], reason="done")
+
+
+async def floor_loop(url: str, token: str, calls: int, rec: Recorder) -> None:
+    async with HephClient(url, token) as client:
+        for _ in range(calls):
+            await rec.timed("floor (whoami)", client, "whoami")
+
+
+async def seed(url: str, user_token: str, tasks: int) -> str:
+    async with HephClient(url, user_token) as user:
+        await user.call("register_workflow", definition=WORKFLOW)
+        run_id = (await user.start_workflow("bench", "benchmark run"))["run_id"]
+        for i in range(tasks):
+            await user.create_task(run_id, phase=1, title=f"seed {i}", description="seed task")
+    return run_id
+
+
+async def level(server: ServerProcess, clients: int, rounds: int) -> tuple[Recorder, dict]:
+    """Run the agent workload, then the floor; returns samples and each phase's wall time."""
+    secrets = server.project / ".hephaestus" / "secrets"
+    user, ops = local_token(secrets, "user"), local_token(secrets, "ops")
+    run_id = await seed(server.url, user, clients * rounds)
+    rec = Recorder()
+    start = time.perf_counter()
+    await asyncio.gather(*(agent_loop(server.url, ops, run_id, f"w{n}", rounds, rec)
+                           for n in range(clients)))
+    agents_wall = time.perf_counter() - start
+    start = time.perf_counter()
+    await asyncio.gather(*(floor_loop(server.url, user, rounds * 7, rec) for _ in range(clients)))
+    return rec, {"agents": agents_wall, "floor": time.perf_counter() - start}
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+def report(console: Console, clients: int, rec: Recorder, wall: dict[str, float]) -> None:
+    """calls/s: an op's calls over the wall time of the phase it ran in (mixed for agents)."""
+    table = Table(title=f"{clients} concurrent client(s)")
+    for col in ("op", "calls", "errors", "p50 ms", "p99 ms", "calls/s", "p50 / floor"):
+        table.add_column(col, justify="right")
+    floor = statistics.median(rec.samples["floor (whoami)"]) * 1000
+    for name, values in rec.samples.items():
+        seconds = wall["floor"] if name.startswith("floor") else wall["agents"]
+        table.add_row(name, str(len(values)), str(rec.errors.get(name, 0)),
+                      f"{pct(values, 0.5):.2f}", f"{pct(values, 0.99):.2f}",
+                      f"{len(values) / seconds:.0f}", f"{pct(values, 0.5) / floor:.2f}x")
+    console.print(table)
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--levels", default="1,8,32")
+    args = parser.parse_args()
+    console = Console()
+    with tempfile.TemporaryDirectory() as tmp:
+        project = Path(tmp)
+        (project / "hephaestus.toml").write_text("max_concurrent_agents = 64\n")
+        server = ServerProcess(project).start()
+        try:
+            for clients in [int(n) for n in args.levels.split(",")]:
+                with console.status(f"{clients} client(s) running..."):
+                    rec, wall = await level(server, clients, args.rounds)
+                report(console, clients, rec, wall)
+                errors = sum(rec.errors.values())
+                console.print(f"{clients} client(s): {errors} errors in all\n")
+        finally:
+            server.stop()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,125 @@
+"""Assemble the server: FastMCP with tools, resources and prompts, inside a Starlette app.
+
+Everything is built by factories, never at import, so tests and scripts can
+run several servers side by side with their own stores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastmcp import FastMCP
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Mount, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from heph_mcp import prompts, resources
+from heph_mcp.identity import HephTokenVerifier
+from heph_mcp.records import Principal
+from heph_mcp.services import Services
+from heph_mcp.settings import Settings
+from heph_mcp.store import Store
+from heph_mcp.tools import ops, runs, tasks
+from heph_mcp.tools.common import Limits
+from phases import Workflow, WorkflowRegistry
+
+INSTRUCTIONS = """\
+Hephaestus coordinates a swarm of coding agents working through a workflow of phases.
+Users start runs with start_workflow and watch them with workflow_status.
+Agents read their brief (prompt task_brief), create tasks in any phase when they
+discover work, and finish with update_task_status."""
+
+
+@dataclass
+class Runtime:
+    """Per-server holder: the token verifier needs services that exist only after start-up."""
+
+    services: Services | None = None
+    extra_workflows: list[Workflow] = field(default_factory=list)
+
+    async def resolve(self, token: str) -> Principal | None:
+        if self.services is None:
+            return None
+        return await self.services.identity.resolve(token)
+
+
+def build_server(
+    settings: Settings,
+    *,
+    store: Store | None = None,
+    memory: Any = None,
+    workflows: list[Workflow] | None = None,
+) -> FastMCP:
+    """Build the MCP server; `store` lets tests share one, otherwise it is opened at start."""
+    runtime = Runtime(extra_workflows=list(workflows or []))
+
+    @asynccontextmanager
+    async def lifespan(_: FastMCP) -> AsyncIterator[dict[str, Any]]:
+        own = store or await Store.open(settings.db_path)
+        registry = WorkflowRegistry.with_builtins(settings.workflow_paths)
+        for workflow in runtime.extra_workflows:
+            registry.add(workflow)
+        runtime.services = await Services.create(settings, own, registry)
+        try:
+            yield {"services": runtime.services, "memory": memory}
+        finally:
+            runtime.services = None
+            if store is None:
+                await own.close()
+
+    mcp = FastMCP(
+        "hephaestus",
+        instructions=INSTRUCTIONS,
+        auth=HephTokenVerifier(runtime.resolve),
+        lifespan=lifespan,
+        mask_error_details=True,
+    )
+    limits = Limits(text=settings.max_text_chars)
+    runs.register(mcp, limits)
+    tasks.register(mcp, limits)
+    ops.register(mcp)
+    resources.register(mcp)
+    prompts.register(mcp)
+    return mcp
+
+
+def build_app(settings: Settings, *, store: Store | None = None, memory: Any = None,
+              workflows: list[Workflow] | None = None) -> Starlette:
+    """The HTTP app: MCP at /mcp, an unauthenticated /healthz, a request-size cap."""
+    mcp = build_server(settings, store=store, memory=memory, workflows=workflows)
+    mcp_app = mcp.http_app(path="/mcp")
+
+    async def healthz(_: Request) -> JSONResponse:
+        return JSONResponse({"ok": True, "name": "hephaestus"})
+
+    app = Starlette(
+        routes=[Route("/healthz", healthz), Mount("/", app=mcp_app)],
+        lifespan=mcp_app.lifespan,
+    )
+    app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
+    return app
+
+
+class BodyLimit:
+    """Refuse oversize requests before they are read: a clear 413, not memory exhaustion."""
+
+    def __init__(self, app: ASGIApp, limit: int):
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            length = dict(scope.get("headers", [])).get(b"content-length")
+            if length is not None and length.isdigit() and int(length) > self.limit:
+                response = JSONResponse(
+                    {"error": f"request body over {self.limit} bytes; send less text"},
+                    status_code=413,
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

@@ -1,0 +1,86 @@
+"""Text an agent reads: its phase's instructions and its whole task brief.
+
+Written for a model: short sections, the rules that matter first, and the
+exact tool names it will see in Claude Code (`mcp__hephaestus__<tool>`).
+"""
+
+from __future__ import annotations
+
+from heph_mcp.records import RunStatus, Task
+from phases import Phase, Workflow
+
+TOOL_GUIDE = """\
+## How to work with Hephaestus
+You are one agent of a swarm. Your identity, run and task come from your token.
+- `get_task` / `get_tasks` show work in your run; `get_agent_status` shows who is doing what.
+- `create_task(phase, title, description, ...)` adds work to ANY phase of this run
+  when you discover something worth doing (a new bug, a missing test, a follow-up).
+  Do not do that work yourself if it is outside your task: create the task.
+- When your task is finished, call `update_task_status(status="done", summary=...)`
+  with what you did and how it was checked (commits, files, commands). If you cannot
+  finish, call it with status="failed" and say why. Do this exactly once, last.
+- Stay inside your working directory; commit your changes to your branch."""
+
+
+def phase_instructions(workflow: Workflow, phase: Phase) -> str:
+    parts = [
+        f"# Phase {phase.id} of {len(workflow.phases)}: {phase.name}",
+        f"Workflow: {workflow.name}: {workflow.description}",
+        "",
+        phase.description.strip(),
+    ]
+    parts += _section("Done when", phase.done_definitions)
+    parts += _section("Outputs", phase.outputs)
+    parts += _section("Next steps", phase.next_steps)
+    if phase.additional_notes.strip():
+        parts += ["", "## Notes", phase.additional_notes.strip()]
+    if phase.validation.enabled:
+        parts += _section("A validator will check", phase.validation.criteria)
+    if phase.working_directory:
+        parts += ["", f"Work in: {phase.working_directory}"]
+    parts += ["", "## Phases of this workflow"]
+    parts += [f"{p.id}. {p.name}: {_first_line(p.description)}" for p in workflow.phases]
+    return "\n".join(parts)
+
+
+def task_brief(workflow: Workflow, task: Task, goal: str) -> str:
+    phase = workflow.phase(task.phase)
+    parts = [
+        f"# Your task: {task.title}",
+        f"Task id: {task.id} · run {task.run_id} · phase {phase.id} ({phase.name})"
+        f" · priority {task.priority}",
+        f"Run goal: {goal}",
+        "",
+        "## Description",
+        task.description.strip(),
+    ]
+    if task.done_definition.strip():
+        parts += ["", "## Done definition for this task", task.done_definition.strip()]
+    if task.failure_reason:
+        parts += ["", "## A previous attempt ended early", task.failure_reason]
+    parts += ["", phase_instructions(workflow, phase), "", TOOL_GUIDE]
+    return "\n".join(parts)
+
+
+def status_text(runs: list[RunStatus]) -> str:
+    if not runs:
+        return "No runs yet. Start one with start_workflow(workflow, goal)."
+    lines: list[str] = []
+    for status in runs:
+        run = status.run
+        lines.append(f"Run {run.id} [{run.status}] {run.workflow}: {run.goal[:120]}")
+        for phase in status.phases:
+            counts = ", ".join(f"{n} {s}" for s, n in sorted(phase.counts.items())) or "no tasks"
+            lines.append(f"  Phase {phase.phase} {phase.name}: {counts}")
+            lines += [f"    - {t.id} [{t.status}] {t.title[:100]}" for t in phase.tasks]
+        for agent in status.agents:
+            lines.append(f"  Agent {agent.id} on {agent.task_id} in tmux {agent.session_name}")
+    return "\n".join(lines)
+
+
+def _section(title: str, items: list[str]) -> list[str]:
+    return ["", f"## {title}", *[f"- {item}" for item in items]] if items else []
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else ""

@@ -1,0 +1,97 @@
+"""Schema as an ordered list of forward migrations.
+
+Each entry runs once, inside the same transaction that records it in
+`schema_migrations`, so a crash mid-migration leaves the old schema intact.
+Never edit a shipped migration: append a new one.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: list[tuple[str, str]] = [
+    (
+        "core_tables",
+        """
+        CREATE TABLE principals (
+            id TEXT PRIMARY KEY,
+            role TEXT NOT NULL CHECK (role IN ('user', 'agent', 'ops')),
+            token_hash TEXT UNIQUE,
+            run_id TEXT REFERENCES runs(id),
+            task_id TEXT REFERENCES tasks(id),
+            created_at REAL NOT NULL,
+            revoked_at REAL
+        );
+        CREATE TABLE workflows (
+            name TEXT PRIMARY KEY,
+            definition TEXT NOT NULL,
+            registered_by TEXT NOT NULL,
+            created_at REAL NOT NULL
+        );
+        CREATE TABLE runs (
+            id TEXT PRIMARY KEY,
+            workflow_name TEXT NOT NULL,
+            workflow TEXT NOT NULL,
+            goal TEXT NOT NULL,
+            params TEXT NOT NULL DEFAULT '{}',
+            status TEXT NOT NULL CHECK (status IN ('active', 'completed', 'cancelled')),
+            max_agents INTEGER NOT NULL,
+            created_by TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        );
+        CREATE TABLE tasks (
+            id TEXT PRIMARY KEY,
+            run_id TEXT NOT NULL REFERENCES runs(id),
+            phase INTEGER NOT NULL,
+            title TEXT NOT NULL,
+            description TEXT NOT NULL,
+            done_definition TEXT NOT NULL DEFAULT '',
+            priority INTEGER NOT NULL DEFAULT 2,
+            status TEXT NOT NULL CHECK (status IN (
+                'queued', 'blocked', 'claimed', 'running', 'validating', 'needs_work',
+                'done', 'failed', 'cancelled', 'duplicate')),
+            created_by TEXT NOT NULL,
+            parent_task_id TEXT REFERENCES tasks(id),
+            summary TEXT,
+            learnings TEXT NOT NULL DEFAULT '[]',
+            attempts INTEGER NOT NULL DEFAULT 0,
+            claimed_by TEXT,
+            lease_expires_at REAL,
+            failure_reason TEXT,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            finished_at REAL
+        );
+        CREATE INDEX tasks_queue ON tasks (status, priority DESC, created_at);
+        CREATE INDEX tasks_run ON tasks (run_id, phase, status);
+        CREATE TABLE task_dependencies (
+            task_id TEXT NOT NULL REFERENCES tasks(id),
+            depends_on TEXT NOT NULL REFERENCES tasks(id),
+            PRIMARY KEY (task_id, depends_on)
+        );
+        CREATE TABLE agents (
+            id TEXT PRIMARY KEY,
+            task_id TEXT NOT NULL REFERENCES tasks(id),
+            run_id TEXT NOT NULL REFERENCES runs(id),
+            session_name TEXT NOT NULL,
+            worktree TEXT,
+            cli TEXT NOT NULL,
+            worker TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('running', 'exited')),
+            exit_reason TEXT,
+            started_at REAL NOT NULL,
+            ended_at REAL
+        );
+        CREATE INDEX agents_task ON agents (task_id);
+        CREATE TABLE events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            run_id TEXT REFERENCES runs(id),
+            task_id TEXT REFERENCES tasks(id),
+            actor TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT '{}',
+            at REAL NOT NULL
+        );
+        CREATE INDEX events_run ON events (run_id, id);
+        """,
+    ),
+]

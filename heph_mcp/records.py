@@ -1,0 +1,142 @@
+"""What the service layer returns; these models are also the tools' output schemas."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import aiosqlite
+from pydantic import BaseModel, Field
+
+Role = Literal["user", "agent", "ops"]
+TaskStatus = Literal[
+    "queued",
+    "blocked",
+    "claimed",
+    "running",
+    "validating",
+    "needs_work",
+    "done",
+    "failed",
+    "cancelled",
+    "duplicate",
+]
+Priority = Literal["low", "medium", "high", "critical"]
+PRIORITY_VALUE: dict[str, int] = {"low": 1, "medium": 2, "high": 3, "critical": 4}
+PRIORITY_NAME = {v: k for k, v in PRIORITY_VALUE.items()}
+OPEN_STATUSES = ("queued", "blocked", "claimed", "running", "validating", "needs_work")
+ACTIVE_STATUSES = ("claimed", "running", "validating")
+FINAL_STATUSES = ("done", "failed", "cancelled", "duplicate")
+
+
+def iso(ts: float | None) -> str | None:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds") if ts else None
+
+
+class Principal(BaseModel):
+    """Who is calling, derived from the bearer token alone."""
+
+    id: str
+    role: Role
+    run_id: str | None = None
+    task_id: str | None = None
+
+
+class Task(BaseModel):
+    id: str
+    run_id: str
+    phase: int
+    phase_name: str
+    title: str
+    description: str
+    done_definition: str
+    priority: Priority
+    status: TaskStatus
+    created_by: str
+    parent_task_id: str | None
+    depends_on: list[str] = Field(default_factory=list)
+    summary: str | None = None
+    learnings: list[str] = Field(default_factory=list)
+    attempts: int = 0
+    failure_reason: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+    finished_at: str | None = None
+
+    @classmethod
+    def from_row(cls, row: aiosqlite.Row, phase_name: str, depends_on: list[str]) -> Task:
+        data: dict[str, Any] = dict(row)
+        return cls(
+            id=data["id"],
+            run_id=data["run_id"],
+            phase=data["phase"],
+            phase_name=phase_name,
+            title=data["title"],
+            description=data["description"],
+            done_definition=data["done_definition"],
+            priority=PRIORITY_NAME.get(data["priority"], "medium"),  # type: ignore[arg-type]
+            status=data["status"],
+            created_by=data["created_by"],
+            parent_task_id=data["parent_task_id"],
+            depends_on=depends_on,
+            summary=data["summary"],
+            learnings=json.loads(data["learnings"]),
+            attempts=data["attempts"],
+            failure_reason=data["failure_reason"],
+            created_at=iso(data["created_at"]),
+            updated_at=iso(data["updated_at"]),
+            finished_at=iso(data["finished_at"]),
+        )
+
+
+class TaskList(BaseModel):
+    tasks: list[Task]
+
+
+class Run(BaseModel):
+    id: str
+    workflow: str
+    goal: str
+    params: dict[str, str]
+    status: Literal["active", "completed", "cancelled"]
+    created_at: str | None
+
+
+class Agent(BaseModel):
+    id: str
+    task_id: str
+    run_id: str
+    session_name: str
+    worktree: str | None
+    cli: str
+    worker: str
+    status: Literal["running", "exited"]
+    exit_reason: str | None
+    started_at: str | None
+    ended_at: str | None
+
+    @classmethod
+    def from_row(cls, row: aiosqlite.Row) -> Agent:
+        data = dict(row)
+        data["started_at"] = iso(data["started_at"])
+        data["ended_at"] = iso(data["ended_at"])
+        return cls(**data)
+
+
+class PhaseSummary(BaseModel):
+    phase: int
+    name: str
+    counts: dict[str, int]
+    tasks: list[Task]
+
+
+class RunStatus(BaseModel):
+    run: Run
+    phases: list[PhaseSummary]
+    agents: list[Agent]
+
+
+class WorkflowStatus(BaseModel):
+    runs: list[RunStatus]
+    text: str = Field(description="The same status as readable text")

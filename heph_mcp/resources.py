@@ -1,0 +1,66 @@
+"""Read-only views as MCP resources: workflows, phase instructions, tasks.
+
+Domain errors become ResourceError so the caller sees why (unknown run,
+not your run) instead of a masked failure.
+"""
+
+# No `from __future__ import annotations`: fastmcp reads these signatures at
+# registration, and closures over `limits` must be real objects, not strings.
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from fastmcp import Context, FastMCP
+from fastmcp.exceptions import FastMCPError, ResourceError
+
+from heph_mcp.brief import phase_instructions
+from heph_mcp.errors import HephError, NotFound
+from heph_mcp.identity import current_principal
+from heph_mcp.tools.common import roles, services
+from heph_mcp.tools.runs import WorkflowInfo
+
+ALL = roles("user", "agent", "ops")
+
+
+@contextmanager
+def domain_errors(kind: type[FastMCPError] = ResourceError) -> Iterator[None]:
+    """Re-raise a domain error as the MCP error kind that keeps its message."""
+    try:
+        yield
+    except HephError as exc:
+        raise kind(str(exc)) from None
+
+
+def register(mcp: FastMCP) -> None:
+    @mcp.resource("heph://workflows", mime_type="application/json", auth=ALL)
+    async def workflows(ctx: Context) -> str:
+        """Every workflow this server offers, with its phases."""
+        infos = [WorkflowInfo.of(w).model_dump() for w in services(ctx).workflows.list()]
+        return json.dumps({"workflows": infos}, indent=2)
+
+    @mcp.resource("heph://workflows/{name}", mime_type="application/json", auth=ALL)
+    async def workflow(name: str, ctx: Context) -> str:
+        """One workflow's full definition."""
+        with domain_errors():
+            return services(ctx).workflows.get(name).model_dump_json(indent=2)
+
+    @mcp.resource("heph://runs/{run}/phases/{phase}", mime_type="text/markdown", auth=ALL)
+    async def phase(run: str, phase: str, ctx: Context) -> str:
+        """The full instructions an agent of this phase needs."""
+        with domain_errors():
+            me = current_principal()
+            if me.role == "agent" and me.run_id != run:
+                raise NotFound(f"no run {run!r} visible to you; your run is {me.run_id}")
+            wf = await services(ctx).run_workflows.get(run)
+            try:
+                return phase_instructions(wf, wf.phase(phase))
+            except KeyError as exc:
+                raise NotFound(exc.args[0]) from None
+
+    @mcp.resource("heph://tasks/{task_id}", mime_type="application/json", auth=ALL)
+    async def task(task_id: str, ctx: Context) -> str:
+        """One task as JSON."""
+        with domain_errors():
+            found = await services(ctx).tasks.get(current_principal(), task_id)
+            return found.model_dump_json(indent=2)

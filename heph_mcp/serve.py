@@ -1,0 +1,83 @@
+"""Run the server under uvicorn, and tell other local processes where it is.
+
+`server.json` in the state folder records the URL and pid so `heph status`,
+`heph mcp-config` and the helper processes find a running server without
+flags.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from contextlib import suppress
+from pathlib import Path
+
+import uvicorn
+
+from heph_mcp.app import build_app
+from heph_mcp.identity import local_token
+from heph_mcp.settings import Settings
+from phases import Workflow
+
+
+class ServeError(RuntimeError):
+    """A start-up failure with its cause and fix in the message."""
+
+
+def check_port_free(host: str, port: int) -> None:
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            raise ServeError(
+                f"port {port} on {host} is in use: pass --port N (or HEPH_PORT), "
+                f"or stop the program using it (`ss -ltnp 'sport = :{port}'` shows which)"
+            ) from None
+
+
+def server_file(settings: Settings) -> Path:
+    return settings.state_dir / "server.json"
+
+
+def write_server_file(settings: Settings) -> None:
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    server_file(settings).write_text(json.dumps({"url": settings.url, "pid": os.getpid()}))
+
+
+def running_url(settings: Settings) -> str | None:
+    """The URL of the project's running server, if its pid is alive."""
+    path = server_file(settings)
+    if not path.is_file():
+        return None
+    info = json.loads(path.read_text())
+    try:
+        os.kill(int(info["pid"]), 0)
+    except (OSError, ValueError, KeyError):
+        return None
+    return str(info["url"])
+
+
+def prepare(settings: Settings) -> None:
+    """Everything that must hold before binding: state folder, user token, free port."""
+    check_port_free(settings.host, settings.port)
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    local_token(settings.secrets_dir, "user")
+    local_token(settings.secrets_dir, "ops")
+
+
+def serve(settings: Settings, workflows: list[Workflow] | None = None) -> None:
+    """Blocking: serve until interrupted."""
+    prepare(settings)
+    app = build_app(settings, workflows=workflows)
+    config = uvicorn.Config(app, host=settings.host, port=settings.port,
+                            log_level=settings.log_level.lower(), lifespan="on")
+    write_server_file(settings)
+    try:
+        uvicorn.Server(config).run()
+    finally:
+        with suppress(FileNotFoundError):
+            server_file(settings).unlink()

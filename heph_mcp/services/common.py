@@ -1,0 +1,96 @@
+"""Pieces every service shares: ids, the event log, and reading tasks back."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from typing import Any
+
+import aiosqlite
+
+from heph_mcp.errors import NotFound
+from heph_mcp.records import Task
+from heph_mcp.store import Store
+from phases import Workflow
+
+
+def new_id(prefix: str, nbytes: int = 4) -> str:
+    return prefix + secrets.token_hex(nbytes)
+
+
+def now() -> float:
+    return time.time()
+
+
+async def record_event(
+    db: aiosqlite.Connection,
+    actor: str,
+    kind: str,
+    *,
+    run_id: str | None = None,
+    task_id: str | None = None,
+    **detail: Any,
+) -> None:
+    await db.execute(
+        "INSERT INTO events (run_id, task_id, actor, kind, detail, at) VALUES (?, ?, ?, ?, ?, ?)",
+        (run_id, task_id, actor, kind, json.dumps(detail), now()),
+    )
+
+
+class RunWorkflows:
+    """Each run keeps a snapshot of its workflow; snapshots never change, so cache them."""
+
+    def __init__(self, store: Store):
+        self._store = store
+        self._cache: dict[str, Workflow] = {}
+
+    async def get(self, run_id: str) -> Workflow:
+        if run_id not in self._cache:
+            row = await self._store.fetchone("SELECT workflow FROM runs WHERE id = ?", (run_id,))
+            if row is None:
+                raise NotFound(f"no run {run_id!r}; workflow_status lists the runs")
+            self._cache[run_id] = Workflow.model_validate_json(row["workflow"])
+        return self._cache[run_id]
+
+    async def phase_name(self, run_id: str, phase: int) -> str:
+        workflow = await self.get(run_id)
+        return next((p.name for p in workflow.phases if p.id == phase), str(phase))
+
+
+class TaskReader:
+    """Turns task rows into records (with phase names and dependencies)."""
+
+    def __init__(self, store: Store, workflows: RunWorkflows):
+        self._store = store
+        self._workflows = workflows
+
+    async def many(self, where: str, params: tuple[Any, ...] = ()) -> list[Task]:
+        rows = await self._store.fetchall(
+            f"SELECT * FROM tasks WHERE {where} ORDER BY created_at, rowid", params
+        )
+        if not rows:
+            return []
+        deps = await self._dependencies([r["id"] for r in rows])
+        names = self._workflows.phase_name
+        return [
+            Task.from_row(r, await names(r["run_id"], r["phase"]), deps.get(r["id"], []))
+            for r in rows
+        ]
+
+    async def one(self, task_id: str) -> Task:
+        tasks = await self.many("id = ?", (task_id,))
+        if not tasks:
+            raise NotFound(f"no task {task_id!r}; get_tasks lists the tasks you can see")
+        return tasks[0]
+
+    async def _dependencies(self, task_ids: list[str]) -> dict[str, list[str]]:
+        marks = ",".join("?" * len(task_ids))
+        rows = await self._store.fetchall(
+            f"SELECT task_id, depends_on FROM task_dependencies WHERE task_id IN ({marks})",
+            task_ids,
+        )
+        deps: dict[str, list[str]] = {}
+        for row in rows:
+            deps.setdefault(row["task_id"], []).append(row["depends_on"])
+        return deps

@@ -1,0 +1,149 @@
+"""Workflow runs: start one with its first task, cancel it, report on it."""
+
+from __future__ import annotations
+
+import json
+
+from pydantic import BaseModel
+
+from heph_mcp.errors import Conflict, InvalidRequest, NotFound
+from heph_mcp.records import (
+    OPEN_STATUSES,
+    PRIORITY_VALUE,
+    Agent,
+    PhaseSummary,
+    Principal,
+    Run,
+    RunStatus,
+    Task,
+    iso,
+)
+from heph_mcp.services.common import RunWorkflows, TaskReader, new_id, now, record_event
+from heph_mcp.services.workflows import WorkflowService
+from heph_mcp.store import Store
+
+TITLE_LIMIT = 200
+
+
+class StartedRun(BaseModel):
+    run_id: str
+    task_id: str
+    workflow: str
+    first_task_title: str
+
+
+class CancelledRun(BaseModel):
+    run_id: str
+    cancelled_tasks: int
+    running_agents: list[str]
+
+
+class RunService:
+    def __init__(
+        self,
+        store: Store,
+        workflows: WorkflowService,
+        run_workflows: RunWorkflows,
+        tasks: TaskReader,
+    ):
+        self._store = store
+        self._workflows = workflows
+        self._run_workflows = run_workflows
+        self._tasks = tasks
+
+    async def start(
+        self, principal: Principal, workflow_name: str, goal: str, params: dict[str, str]
+    ) -> StartedRun:
+        workflow = self._workflows.get(workflow_name)
+        try:
+            title, description = workflow.render_first_task(goal, params)
+        except ValueError as exc:
+            raise InvalidRequest(str(exc)) from None
+        run_id, task_id, ts = new_id("r", 3), new_id("t"), now()
+        async with self._store.transaction() as db:
+            await db.execute(
+                "INSERT INTO runs (id, workflow_name, workflow, goal, params, status, max_agents,"
+                " created_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'active', ?, ?, ?, ?)",
+                (run_id, workflow.name, workflow.model_dump_json(), goal, json.dumps(params),
+                 workflow.config.max_concurrent_agents, principal.id, ts, ts),
+            )
+            await db.execute(
+                "INSERT INTO tasks (id, run_id, phase, title, description, done_definition,"
+                " priority, status, created_by, created_at, updated_at)"
+                " VALUES (?, ?, 1, ?, ?, ?, ?, 'queued', ?, ?, ?)",
+                (task_id, run_id, _clip(title), description,
+                 "\n".join(workflow.phases[0].done_definitions), PRIORITY_VALUE["high"],
+                 principal.id, ts, ts),
+            )
+            await record_event(db, principal.id, "run_started", run_id=run_id, task_id=task_id,
+                               workflow=workflow.name)
+        return StartedRun(run_id=run_id, task_id=task_id, workflow=workflow.name,
+                          first_task_title=_clip(title))
+
+    async def get(self, run_id: str) -> Run:
+        row = await self._store.fetchone("SELECT * FROM runs WHERE id = ?", (run_id,))
+        if row is None:
+            raise NotFound(f"no run {run_id!r}; workflow_status lists the runs")
+        return _run_from_row(row)
+
+    async def cancel(self, principal: Principal, run_id: str) -> CancelledRun:
+        run = await self.get(run_id)
+        if run.status != "active":
+            raise Conflict(f"run {run_id} is already {run.status}")
+        marks = ",".join("?" * len(OPEN_STATUSES))
+        async with self._store.transaction() as db:
+            ts = now()
+            await db.execute(
+                "UPDATE runs SET status = 'cancelled', updated_at = ? WHERE id = ?", (ts, run_id)
+            )
+            cursor = await db.execute(
+                f"UPDATE tasks SET status = 'cancelled', updated_at = ?, finished_at = ?"
+                f" WHERE run_id = ? AND status IN ({marks})",
+                (ts, ts, run_id, *OPEN_STATUSES),
+            )
+            await record_event(db, principal.id, "run_cancelled", run_id=run_id)
+        agents = await self._store.fetchall(
+            "SELECT id FROM agents WHERE run_id = ? AND status = 'running'", (run_id,)
+        )
+        return CancelledRun(run_id=run_id, cancelled_tasks=cursor.rowcount,
+                            running_agents=[a["id"] for a in agents])
+
+    async def status(
+        self, run_id: str | None = None, include_finished: bool = True
+    ) -> list[RunStatus]:
+        if run_id is not None:
+            runs = [await self.get(run_id)]
+        else:
+            where = "" if include_finished else "WHERE status = 'active'"
+            rows = await self._store.fetchall(f"SELECT * FROM runs {where} ORDER BY created_at")
+            runs = [_run_from_row(r) for r in rows]
+        return [await self._run_status(run) for run in runs]
+
+    async def _run_status(self, run: Run) -> RunStatus:
+        workflow = await self._run_workflows.get(run.id)
+        tasks = await self._tasks.many("run_id = ?", (run.id,))
+        agent_rows = await self._store.fetchall(
+            "SELECT * FROM agents WHERE run_id = ? AND status = 'running' ORDER BY started_at",
+            (run.id,),
+        )
+        phases = [_phase_summary(p.id, p.name, tasks) for p in workflow.phases]
+        return RunStatus(run=run, phases=phases, agents=[Agent.from_row(a) for a in agent_rows])
+
+
+def _phase_summary(phase_id: int, name: str, tasks: list[Task]) -> PhaseSummary:
+    mine = [t for t in tasks if t.phase == phase_id]
+    counts: dict[str, int] = {}
+    for task in mine:
+        counts[task.status] = counts.get(task.status, 0) + 1
+    return PhaseSummary(phase=phase_id, name=name, counts=counts, tasks=mine)
+
+
+def _run_from_row(row) -> Run:  # type: ignore[no-untyped-def]
+    return Run(id=row["id"], workflow=row["workflow_name"], goal=row["goal"],
+               params=json.loads(row["params"]), status=row["status"],
+               created_at=iso(row["created_at"]))
+
+
+def _clip(title: str) -> str:
+    title = " ".join(title.split())
+    return title if len(title) <= TITLE_LIMIT else title[: TITLE_LIMIT - 1] + "…"

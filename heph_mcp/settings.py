@@ -1,0 +1,103 @@
+"""One configuration model for every Hephaestus process.
+
+Sources, strongest first: explicit values (CLI flags), `HEPH_*` environment
+variables, `<project>/hephaestus.toml` or `hephaestus.yaml`, then defaults that
+work out of the box (loopback, state under `<project>/.hephaestus/`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+    YamlConfigSettingsSource,
+)
+
+STATE_DIR_NAME = ".hephaestus"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HEPH_", extra="ignore")
+
+    project: Path = Field(default_factory=Path.cwd, description="The repository agents work on")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    public_url: str | None = Field(
+        default=None, description="URL agents use to reach the server, if not http://host:port"
+    )
+    workflow_paths: list[Path] = Field(
+        default_factory=list, description="Extra workflow YAML files or folders"
+    )
+    max_concurrent_agents: int = Field(default=4, ge=1, le=256)
+    max_text_chars: int = Field(default=64 * 1024, ge=256)
+    max_request_bytes: int = Field(default=1024 * 1024, ge=4096)
+    lease_seconds: float = Field(default=120.0, gt=0)
+    max_attempts: int = Field(default=2, ge=1, le=20)
+    log_level: str = "INFO"
+
+    @field_validator("project")
+    @classmethod
+    def _absolute_project(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @property
+    def state_dir(self) -> Path:
+        return self.project / STATE_DIR_NAME
+
+    @property
+    def db_path(self) -> Path:
+        return self.state_dir / "heph.db"
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.state_dir / "secrets"
+
+    @property
+    def url(self) -> str:
+        """The MCP endpoint clients are told to use."""
+        if self.public_url:
+            return self.public_url.rstrip("/") + "/mcp"
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        return f"http://{host}:{self.port}/mcp"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        files: list[PydanticBaseSettingsSource] = []
+        if settings_cls.model_config.get("toml_file"):
+            files.append(TomlConfigSettingsSource(settings_cls))
+        if settings_cls.model_config.get("yaml_file"):
+            files.append(YamlConfigSettingsSource(settings_cls))
+        return (init_settings, env_settings, *files)
+
+
+def load_settings(project: Path | None = None, **overrides: Any) -> Settings:
+    """Build settings for a project, reading its config file if it has one.
+
+    The config file lives in the project, which is itself a setting, so the
+    project is resolved first (argument, then HEPH_PROJECT, then cwd).
+    """
+    import os
+
+    root = Path(project or os.environ.get("HEPH_PROJECT") or Path.cwd()).expanduser().resolve()
+    config: dict[str, Any] = dict(Settings.model_config)
+    toml_file, yaml_file = root / "hephaestus.toml", root / "hephaestus.yaml"
+    if toml_file.is_file():
+        config["toml_file"] = toml_file
+    if yaml_file.is_file():
+        config["yaml_file"] = yaml_file
+    bound = type("ProjectSettings", (Settings,), {"model_config": config})
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    return bound(project=root, **clean)

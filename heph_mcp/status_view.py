@@ -1,0 +1,63 @@
+"""Rich rendering of workflow_status for `heph status`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+STATUS_STYLE = {
+    "queued": "cyan", "blocked": "yellow", "claimed": "blue", "running": "bold blue",
+    "done": "green", "failed": "bold red", "cancelled": "dim", "duplicate": "dim",
+    "validating": "magenta", "needs_work": "yellow",
+}
+
+
+def render_status(status: dict[str, Any]) -> Group:
+    runs = status.get("runs", [])
+    if not runs:
+        return Group(Text("No runs yet. Start one from your MCP client with start_workflow."))
+    parts: list[Any] = [_runs_table(runs)]
+    for run_status in runs:
+        parts.append(_tasks_table(run_status))
+        if run_status["agents"]:
+            parts.append(_agents_table(run_status))
+    return Group(*parts)
+
+
+def _runs_table(runs: list[dict[str, Any]]) -> Table:
+    table = Table(title="Runs", expand=True)
+    for column in ("run", "workflow", "status", "goal", "tasks by phase"):
+        table.add_column(column)
+    for rs in runs:
+        run = rs["run"]
+        phases = "  ".join(
+            f"{p['phase']}.{p['name']}: " + ",".join(f"{n} {s}" for s, n in p["counts"].items())
+            for p in rs["phases"] if p["counts"]
+        )
+        table.add_row(run["id"], run["workflow"], run["status"], run["goal"][:60], phases)
+    return table
+
+
+def _tasks_table(rs: dict[str, Any]) -> Table:
+    table = Table(title=f"Tasks of {rs['run']['id']}", expand=True)
+    for column in ("phase", "task", "status", "priority", "title"):
+        table.add_column(column)
+    for phase in rs["phases"]:
+        for task in phase["tasks"]:
+            style = STATUS_STYLE.get(task["status"], "")
+            table.add_row(f"{phase['phase']} {phase['name']}", task["id"],
+                          Text(task["status"], style=style), task["priority"], task["title"][:80])
+    return table
+
+
+def _agents_table(rs: dict[str, Any]) -> Table:
+    table = Table(title=f"Agents of {rs['run']['id']}", expand=True)
+    for column in ("agent", "task", "tmux session", "cli", "since"):
+        table.add_column(column)
+    for agent in rs["agents"]:
+        table.add_row(agent["id"], agent["task_id"], agent["session_name"], agent["cli"],
+                      agent["started_at"] or "")
+    return table

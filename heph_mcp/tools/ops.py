@@ -1,0 +1,94 @@
+"""Tools for our own helper processes (launcher, Guardian), plus who-am-I and the agent view.
+
+Documented in docs/architecture.md; the ops role never touches the database directly.
+"""
+
+# No `from __future__ import annotations`: fastmcp reads these signatures at
+# registration, and closures over `limits` must be real objects, not strings.
+
+from typing import Annotated
+
+from fastmcp import Context, FastMCP
+from pydantic import BaseModel, Field
+
+from heph_mcp.identity import current_principal
+from heph_mcp.records import Agent, Principal
+from heph_mcp.services.agents import AgentSession, AgentView, Claim, ExitOutcome
+from heph_mcp.tools.common import ADDITIVE, ID_MAX, IDEMPOTENT_WRITE, READ_ONLY, roles, services
+
+Ident = Annotated[str, Field(min_length=1, max_length=ID_MAX, pattern=r"^[A-Za-z0-9_.:@\-]+$")]
+Lease = Annotated[float | None, Field(gt=0, le=86400, description="Seconds; default from settings")]
+
+
+class AgentList(BaseModel):
+    agents: list[Agent]
+
+
+class AgentStatus(BaseModel):
+    you: Principal
+    agents: list[AgentView]
+
+
+class Renewed(BaseModel):
+    renewed: int
+
+
+def register(mcp: FastMCP) -> None:
+    @mcp.tool(auth=roles("user", "agent", "ops"), annotations=READ_ONLY)
+    async def whoami() -> Principal:
+        """Say who the server thinks you are (role, run, task); reads nothing else."""
+        return current_principal()
+
+    @mcp.tool(auth=roles("user", "agent"), annotations=READ_ONLY)
+    async def get_agent_status(ctx: Context) -> AgentStatus:
+        """See which agents are working on which tasks (in your run, for an agent)."""
+        me = current_principal()
+        run = me.run_id if me.role == "agent" else None
+        return AgentStatus(you=me, agents=await services(ctx).agents.overview(run))
+
+    @mcp.tool(auth=roles("ops"), annotations=ADDITIVE)
+    async def claim_task(
+        ctx: Context, worker: Ident,
+        slots: Annotated[int, Field(ge=1, le=256, description="This worker's free capacity")],
+        lease_seconds: Lease = None,
+    ) -> Claim:
+        """Atomically claim the next queued task (priority, then age) within every cap."""
+        svc = services(ctx)
+        lease = lease_seconds or svc.settings.lease_seconds
+        return await svc.agents.claim(current_principal(), worker, slots, lease)
+
+    @mcp.tool(auth=roles("ops"), annotations=ADDITIVE)
+    async def register_agent(
+        ctx: Context, task_id: Ident, worker: Ident, session_name: Ident,
+        cli: Annotated[str, Field(min_length=1, max_length=ID_MAX)],
+        worktree: Annotated[str | None, Field(max_length=4096)] = None,
+        lease_seconds: Lease = None,
+    ) -> AgentSession:
+        """Record the agent session started for a claimed task and mint its token."""
+        svc = services(ctx)
+        lease = lease_seconds or svc.settings.lease_seconds
+        return await svc.agents.register(
+            current_principal(), task_id, worker, session_name, cli, worktree, lease
+        )
+
+    @mcp.tool(auth=roles("ops"), annotations=IDEMPOTENT_WRITE)
+    async def report_agent_exit(
+        ctx: Context, agent_id: Ident,
+        reason: Annotated[str, Field(min_length=1, max_length=4096)],
+    ) -> ExitOutcome:
+        """Report that an agent's session ended; an unreported task is retried or failed."""
+        return await services(ctx).agents.report_exit(current_principal(), agent_id, reason)
+
+    @mcp.tool(auth=roles("ops"), annotations=IDEMPOTENT_WRITE)
+    async def renew_leases(ctx: Context, worker: Ident, lease_seconds: Lease = None) -> Renewed:
+        """Keep this worker's claimed and running tasks from expiring back to the queue."""
+        svc = services(ctx)
+        lease = lease_seconds or svc.settings.lease_seconds
+        return Renewed(renewed=await svc.agents.heartbeat(worker, lease))
+
+    @mcp.tool(auth=roles("ops"), annotations=READ_ONLY)
+    async def list_agents(
+        ctx: Context, run: Annotated[str | None, Field(max_length=ID_MAX)] = None
+    ) -> AgentList:
+        """List running agent sessions with their tmux session and worktree."""
+        return AgentList(agents=await services(ctx).agents.running(run))

@@ -1,0 +1,143 @@
+"""Phase and workflow model.
+
+A workflow names phase *types*, not a task graph: agents create tasks in any
+phase as they discover work, so the model only has to say what each phase is
+for, when its work counts as done, and how its agents run.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+NAME_PATTERN = r"^[a-z][a-z0-9_\-]{0,63}$"
+
+
+class _Strict(BaseModel):
+    """Unknown keys are errors: a typo in a workflow file must not be ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Validation(_Strict):
+    enabled: bool = False
+    criteria: list[str] = Field(default_factory=list)
+    instructions: str = ""
+
+
+class AgentSpec(_Strict):
+    """Which agent CLI runs this phase's tasks; None means the launcher default."""
+
+    cli: str | None = None
+    model: str | None = None
+
+
+class Phase(_Strict):
+    id: int = Field(ge=1, le=99, description="1-based order of the phase in its workflow")
+    name: str = Field(min_length=1, max_length=64)
+    description: str = Field(min_length=1)
+    done_definitions: list[str] = Field(default_factory=list)
+    additional_notes: str = ""
+    outputs: list[str] = Field(default_factory=list)
+    next_steps: list[str] = Field(default_factory=list)
+    working_directory: str | None = None
+    validation: Validation = Field(default_factory=Validation)
+    agent: AgentSpec = Field(default_factory=AgentSpec)
+
+
+class Board(_Strict):
+    columns: list[str] = Field(
+        default_factory=lambda: ["backlog", "todo", "in_progress", "review", "done"]
+    )
+
+    @field_validator("columns")
+    @classmethod
+    def _unique_columns(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("a board needs at least one column")
+        if len(set(value)) != len(value):
+            raise ValueError(f"board columns must be unique, got {value}")
+        return value
+
+
+class LaunchParameter(_Strict):
+    """A value the user supplies at start; `{name}` in the first task is replaced by it."""
+
+    name: str = Field(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+    description: str = ""
+    required: bool = False
+    default: str | None = None
+
+
+class WorkflowConfig(_Strict):
+    has_result: bool = False
+    result_criteria: list[str] = Field(default_factory=list)
+    on_result_found: Literal["stop_all", "keep_going"] = "stop_all"
+    enable_tickets: bool = False
+    board: Board = Field(default_factory=Board)
+    max_concurrent_agents: int = Field(default=3, ge=1, le=64)
+    launch_parameters: list[LaunchParameter] = Field(default_factory=list)
+
+
+class FirstTask(_Strict):
+    """The phase-1 task created when a run starts; `{goal}` and parameters are substituted."""
+
+    title: str = "{goal}"
+    description: str = "{goal}"
+
+
+class Workflow(_Strict):
+    name: str = Field(pattern=NAME_PATTERN)
+    description: str = Field(min_length=1)
+    phases: list[Phase] = Field(min_length=1)
+    config: WorkflowConfig = Field(default_factory=WorkflowConfig)
+    first_task: FirstTask = Field(default_factory=FirstTask)
+
+    @model_validator(mode="after")
+    def _phase_ids_are_1_to_n(self) -> Workflow:
+        ids = [p.id for p in self.phases]
+        if ids != list(range(1, len(ids) + 1)):
+            raise ValueError(f"phase ids must be 1..{len(ids)} in order, got {ids}")
+        names = [p.name for p in self.phases]
+        if len(set(names)) != len(names):
+            raise ValueError(f"phase names must be unique, got {names}")
+        return self
+
+    def phase(self, ref: int | str) -> Phase:
+        """Find a phase by id or by name; KeyError says which phases exist."""
+        for p in self.phases:
+            if p.id == ref or p.name == ref or (isinstance(ref, str) and ref == str(p.id)):
+                return p
+        raise KeyError(
+            f"workflow {self.name!r} has no phase {ref!r}; phases are "
+            + ", ".join(f"{p.id} ({p.name})" for p in self.phases)
+        )
+
+    def render_first_task(self, goal: str, params: dict[str, str]) -> tuple[str, str]:
+        """Substitute goal and launch parameters into the first task; missing required ones fail."""
+        values = {"goal": goal}
+        for spec in self.config.launch_parameters:
+            if spec.name in params:
+                values[spec.name] = params[spec.name]
+            elif spec.default is not None:
+                values[spec.name] = spec.default
+            elif spec.required:
+                raise ValueError(f"workflow {self.name!r} needs launch parameter {spec.name!r}")
+        unknown = set(params) - {s.name for s in self.config.launch_parameters}
+        if unknown:
+            allowed = [s.name for s in self.config.launch_parameters] or "none"
+            raise ValueError(f"unknown launch parameters {sorted(unknown)}; allowed: {allowed}")
+        return _substitute(self.first_task.title, values), _substitute(
+            self.first_task.description, values
+        )
+
+
+def _substitute(template: str, values: dict[str, str]) -> str:
+    """Replace `{name}` placeholders only for known names, so other braces survive."""
+    return re.sub(
+        r"\{([a-zA-Z_][a-zA-Z0-9_]*)\}",
+        lambda m: values.get(m.group(1), m.group(0)),
+        template,
+    )

@@ -1,0 +1,108 @@
+"""Shared fixtures: a real server app over in-process HTTP with a real SQLite file.
+
+`heph` serves the full Starlette app (auth, body cap, MCP) through fastmcp's
+in-process ASGI transport, so every test speaks real MCP over HTTP with a
+bearer token, without a socket.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastmcp import Client
+from fastmcp.utilities.asgi_transport import run_asgi_lifespan
+from fastmcp.utilities.tests import ASGIServer
+
+from heph_mcp.app import build_app
+from heph_mcp.identity import local_token
+from heph_mcp.settings import Settings, load_settings
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return load_settings(project=tmp_path, port=8765)
+
+
+@dataclass
+class Agent:
+    agent_id: str
+    task_id: str
+    run_id: str
+    token: str
+
+
+@dataclass
+class Heph:
+    """A running server and ways to call it as each role."""
+
+    settings: Settings
+    server: ASGIServer
+
+    def client(self, token: str | None) -> Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return self.server.client(headers=headers)
+
+    def user(self) -> Client:
+        return self.client(local_token(self.settings.secrets_dir, "user"))
+
+    def ops(self) -> Client:
+        return self.client(local_token(self.settings.secrets_dir, "ops"))
+
+    def db(self) -> sqlite3.Connection:
+        """A second, independent connection to the server's SQLite file."""
+        conn = sqlite3.connect(self.settings.db_path)
+        conn.row_factory = sqlite3.Row
+        return conn
+
+    def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
+        """Every row of every table, to prove a failed call changed nothing."""
+        with self.db() as conn:
+            tables = [r[0] for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"
+            )]
+            return {t: sorted(map(tuple, conn.execute(f"SELECT * FROM {t}"))) for t in tables}
+
+    async def start_run(self, workflow: str = "bug_fix", goal: str = "fix the crash") -> dict:
+        async with self.user() as user:
+            result = await user.call_tool("start_workflow", {"workflow": workflow, "goal": goal})
+        return result.structured_content  # type: ignore[return-value]
+
+    async def launch_agent(self, worker: str = "w1") -> Agent:
+        """What the launcher does: claim the next task and register an agent for it."""
+        async with self.ops() as ops:
+            claim = (await ops.call_tool("claim_task", {"worker": worker, "slots": 8}))
+            task = claim.structured_content["task"]
+            assert task is not None, claim.structured_content
+            session = await ops.call_tool("register_agent", {
+                "task_id": task["id"], "worker": worker,
+                "session_name": f"heph-{task['run_id']}-{task['id']}", "cli": "claude",
+            })
+        data = session.structured_content
+        return Agent(data["agent_id"], task["id"], task["run_id"], data["token"])
+
+
+@asynccontextmanager
+async def serving(settings: Settings) -> AsyncIterator[Heph]:
+    """Start the app (lifespan and all) on `settings`; leaving the block stops it."""
+    app = build_app(settings)
+    async with run_asgi_lifespan(app):
+        yield Heph(settings, ASGIServer(url="http://127.0.0.1/mcp", app=app,
+                                        transport_type="http"))
+
+
+@pytest.fixture
+def serve() -> Callable[[Settings], AbstractAsyncContextManager[Heph]]:
+    """For tests that stop and start the server on the same state."""
+    return serving
+
+
+@pytest.fixture
+async def heph(settings: Settings) -> AsyncIterator[Heph]:
+    async with serving(settings) as running:
+        yield running

@@ -1,0 +1,68 @@
+"""The `heph` command: mcp-config lines, status tables, clear start-up failures."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shlex
+import socket
+
+from typer.testing import CliRunner
+
+from heph_mcp.cli import app
+from heph_mcp.client import LocalServer
+from heph_mcp.identity import local_token
+from heph_mcp.settings import load_settings
+from testkit import free_port
+
+runner = CliRunner()
+
+
+def test_mcp_config_prints_the_exact_claude_mcp_add_line(tmp_path):
+    result = runner.invoke(app, ["mcp-config", "--project", str(tmp_path), "--port", "8123"])
+    token = local_token(tmp_path / ".hephaestus" / "secrets", "user")
+    assert result.exit_code == 0
+    assert shlex.split(result.stdout) == [
+        "claude", "mcp", "add", "--transport", "http", "hephaestus",
+        "http://127.0.0.1:8123/mcp", "--header", f"Authorization: Bearer {token}"]
+
+
+def test_mcp_config_json_prints_url_and_headers(tmp_path):
+    result = runner.invoke(app, ["mcp-config", "--json", "--project", str(tmp_path)])
+    data = json.loads(result.stdout)
+    assert data["url"] == "http://127.0.0.1:8000/mcp"
+    assert data["headers"]["Authorization"].startswith("Bearer heph_user_")
+
+
+def test_serve_on_a_busy_port_names_the_cause_and_the_fix(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = runner.invoke(app, ["serve", "--project", str(tmp_path), "--port", str(port)])
+    assert result.exit_code == 1
+    assert f"port {port} on 127.0.0.1 is in use: pass --port N" in result.stderr
+
+
+def test_status_renders_runs_and_tasks_from_a_running_server(tmp_path):
+    settings = load_settings(project=tmp_path, port=free_port())
+    with LocalServer(settings) as server:
+        started = asyncio.run(_start(server))
+        result = runner.invoke(app, ["status", "--project", str(tmp_path)],
+                               env={"HEPH_PORT": str(settings.port), "COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert started["run_id"] in result.stdout and "queued" in result.stdout
+    assert "bug_fix" in result.stdout
+
+
+def test_status_without_a_server_says_how_to_start_one(tmp_path):
+    port = free_port()
+    result = runner.invoke(app, ["status", "--project", str(tmp_path)],
+                           env={"HEPH_PORT": str(port)})
+    assert result.exit_code == 1
+    assert "cannot reach the server" in result.stderr and "heph up" in result.stderr
+
+
+async def _start(server):
+    async with server.client() as client:
+        return await client.start_workflow("bug_fix", "status test")
