@@ -28,9 +28,15 @@ from heph_mcp.client import HephCallError, HephClient  # noqa: E402
 from heph_mcp.identity import local_token  # noqa: E402
 from testkit import ServerProcess  # noqa: E402
 
-WORKFLOW = {"name": "bench", "description": "benchmark", "config": {"max_concurrent_agents": 64},
-            "phases": [{"id": 1, "name": "work", "description": "do it"},
-                       {"id": 2, "name": "more", "description": "more of it"}]}
+WORKFLOW = {
+    "name": "bench",
+    "description": "benchmark",
+    "config": {"max_concurrent_agents": 64},
+    "phases": [
+        {"id": 1, "name": "work", "description": "do it"},
+        {"id": 2, "name": "more", "description": "more of it"},
+    ],
+}
 
 
 class Recorder:
@@ -49,8 +55,9 @@ class Recorder:
         return result
 
 
-async def agent_loop(url: str, ops_token: str, run_id: str, worker: str, rounds: int,
-                     rec: Recorder) -> None:
+async def agent_loop(
+    url: str, ops_token: str, run_id: str, worker: str, rounds: int, rec: Recorder
+) -> None:
     async with HephClient(url, ops_token) as ops:
         for _ in range(rounds):
             claim = await ops.call("claim_task", worker=worker, slots=1)
@@ -58,15 +65,31 @@ async def agent_loop(url: str, ops_token: str, run_id: str, worker: str, rounds:
                 rec.errors["claim_task"] += 1
                 continue
             task = claim["task"]
-            session = await ops.call("register_agent", task_id=task["id"], worker=worker,
-                                     session_name=f"bench-{task['id']}", cli="bench")
+            session = await ops.call(
+                "register_agent",
+                task_id=task["id"],
+                worker=worker,
+                session_name=f"bench-{task['id']}",
+                cli="bench",
+            )
             async with HephClient(url, session["token"]) as agent:
                 for i in range(3):
-                    await rec.timed("create_task", agent, "create_task", phase=1 + i % 2,
-                                    title=f"{worker} follow-up {i}", description="bench " * 30)
+                    await rec.timed(
+                        "create_task",
+                        agent,
+                        "create_task",
+                        phase=1 + i % 2,
+                        title=f"{worker} follow-up {i}",
+                        description="bench " * 30,
+                    )
                     await rec.timed("get_tasks", agent, "get_tasks", status="running")
-                await rec.timed("update_task_status", agent, "update_task_status",
-                                status="done", summary="benchmarked")
+                await rec.timed(
+                    "update_task_status",
+                    agent,
+                    "update_task_status",
+                    status="done",
+                    summary="benchmarked",
+                )
             await ops.call("report_agent_exit", agent_id=session["agent_id"], reason="done")
 
 
@@ -92,8 +115,9 @@ async def level(server: ServerProcess, clients: int, rounds: int) -> tuple[Recor
     run_id = await seed(server.url, user, clients * rounds)
     rec = Recorder()
     start = time.perf_counter()
-    await asyncio.gather(*(agent_loop(server.url, ops, run_id, f"w{n}", rounds, rec)
-                           for n in range(clients)))
+    await asyncio.gather(
+        *(agent_loop(server.url, ops, run_id, f"w{n}", rounds, rec) for n in range(clients))
+    )
     agents_wall = time.perf_counter() - start
     start = time.perf_counter()
     await asyncio.gather(*(floor_loop(server.url, user, rounds * 7, rec) for _ in range(clients)))
@@ -113,9 +137,15 @@ def report(console: Console, clients: int, rec: Recorder, wall: dict[str, float]
     floor = statistics.median(rec.samples["floor (whoami)"]) * 1000
     for name, values in rec.samples.items():
         seconds = wall["floor"] if name.startswith("floor") else wall["agents"]
-        table.add_row(name, str(len(values)), str(rec.errors.get(name, 0)),
-                      f"{pct(values, 0.5):.2f}", f"{pct(values, 0.99):.2f}",
-                      f"{len(values) / seconds:.0f}", f"{pct(values, 0.5) / floor:.2f}x")
+        table.add_row(
+            name,
+            str(len(values)),
+            str(rec.errors.get(name, 0)),
+            f"{pct(values, 0.5):.2f}",
+            f"{pct(values, 0.99):.2f}",
+            f"{len(values) / seconds:.0f}",
+            f"{pct(values, 0.5) / floor:.2f}x",
+        )
     console.print(table)
 
 

@@ -88,8 +88,13 @@ def build_server(
     return mcp
 
 
-def build_app(settings: Settings, *, store: Store | None = None, memory: Any = None,
-              workflows: list[Workflow] | None = None) -> Starlette:
+def build_app(
+    settings: Settings,
+    *,
+    store: Store | None = None,
+    memory: Any = None,
+    workflows: list[Workflow] | None = None,
+) -> Starlette:
     """The HTTP app: MCP at /mcp, an unauthenticated /healthz, a request-size cap."""
     mcp = build_server(settings, store=store, memory=memory, workflows=workflows)
     mcp_app = mcp.http_app(path="/mcp")

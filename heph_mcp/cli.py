@@ -18,8 +18,12 @@ from heph_mcp.serve import ServeError, serve
 from heph_mcp.settings import Settings, load_settings
 from heph_mcp.status_view import render_status
 
-app = typer.Typer(name="heph", help="Hephaestus: a coordinated swarm of coding agents.",
-                  no_args_is_help=True, add_completion=False)
+app = typer.Typer(
+    name="heph",
+    help="Hephaestus: a coordinated swarm of coding agents.",
+    no_args_is_help=True,
+    add_completion=False,
+)
 app.add_typer(workflows_app, name="workflows")
 console = Console()
 errors = Console(stderr=True)
@@ -35,8 +39,19 @@ def _settings(project: Path | None, host: str | None = None, port: int | None = 
 
 def mcp_add_line(settings: Settings) -> str:
     token = local_token(settings.secrets_dir, "user")
-    return shlex.join(["claude", "mcp", "add", "--transport", "http", "hephaestus",
-                       settings.url, "--header", f"Authorization: Bearer {token}"])
+    return shlex.join(
+        [
+            "claude",
+            "mcp",
+            "add",
+            "--transport",
+            "http",
+            "hephaestus",
+            settings.url,
+            "--header",
+            f"Authorization: Bearer {token}",
+        ]
+    )
 
 
 @app.command("serve")
@@ -64,7 +79,9 @@ def _run_server(settings: Settings) -> None:
 
 @app.command("mcp-config")
 def mcp_config_cmd(
-    project: Project = None, host: Host = None, port: Port = None,
+    project: Project = None,
+    host: Host = None,
+    port: Port = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print {url, headers} as JSON")] = False,
 ) -> None:
     """Print how an MCP host connects as the user (the `claude mcp add` line)."""
@@ -89,8 +106,10 @@ def status_cmd(
         errors.print(f"[red]error:[/] {exc}")
         raise typer.Exit(1) from None
     except Exception as exc:  # noqa: BLE001 - top-level handler: name the cause and the fix
-        errors.print(f"[red]error:[/] cannot reach the server at {settings.url} ({exc}); "
-                     "start it with `heph up` in the project, or pass --project")
+        errors.print(
+            f"[red]error:[/] cannot reach the server at {settings.url} ({exc}); "
+            "start it with `heph up` in the project, or pass --project"
+        )
         raise typer.Exit(1) from None
     console.print(render_status(status))
 

@@ -12,8 +12,9 @@ from rich.table import Table
 
 from phases import Phase, Workflow, WorkflowLoadError, WorkflowRegistry, load_workflows
 
-workflows_app = typer.Typer(name="workflows", help="List, show and check workflows.",
-                            no_args_is_help=True)
+workflows_app = typer.Typer(
+    name="workflows", help="List, show and check workflows.", no_args_is_help=True
+)
 console = Console()
 errors = Console(stderr=True)
 
@@ -35,8 +36,9 @@ def list_cmd(path: Paths = None) -> None:
     for column in ("name", "phases", "description"):
         table.add_column(column)
     for workflow in _registry(path).all():
-        table.add_row(workflow.name, " → ".join(p.name for p in workflow.phases),
-                      workflow.description)
+        table.add_row(
+            workflow.name, " → ".join(p.name for p in workflow.phases), workflow.description
+        )
     console.print(table)
 
 
@@ -45,7 +47,9 @@ def show_cmd(name: str, path: Paths = None) -> None:
     """Show every phase of one workflow."""
     registry = _registry(path)
     if name not in registry:
-        errors.print(f"[red]error:[/] no workflow {name!r}; available: {', '.join(registry.names())}")
+        errors.print(
+            f"[red]error:[/] no workflow {name!r}; available: {', '.join(registry.names())}"
+        )
         raise typer.Exit(2)
     workflow = registry.get(name)
     console.print(f"[bold]{workflow.name}[/]: {workflow.description}")
@@ -79,5 +83,7 @@ def _phase_text(phase: Phase) -> str:
 def _config_text(workflow: Workflow) -> str:
     config = workflow.config
     params = ", ".join(p.name for p in config.launch_parameters) or "none"
-    return (f"max agents {config.max_concurrent_agents} · result: {config.has_result}"
-            f" · tickets: {config.enable_tickets} · launch parameters: {params}")
+    return (
+        f"max agents {config.max_concurrent_agents} · result: {config.has_result}"
+        f" · tickets: {config.enable_tickets} · launch parameters: {params}"
+    )

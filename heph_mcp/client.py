@@ -59,10 +59,12 @@ class HephClient:
     async def start_workflow(self, workflow: str, goal: str, **params: str) -> dict[str, Any]:
         return await self.call("start_workflow", workflow=workflow, goal=goal, params=params)
 
-    async def create_task(self, run: str, phase: int | str, title: str, description: str,
-                          **extra: Any) -> dict[str, Any]:
-        return await self.call("create_task", run=run, phase=phase, title=title,
-                               description=description, **extra)
+    async def create_task(
+        self, run: str, phase: int | str, title: str, description: str, **extra: Any
+    ) -> dict[str, Any]:
+        return await self.call(
+            "create_task", run=run, phase=phase, title=title, description=description, **extra
+        )
 
     async def status(self, run: str | None = None) -> dict[str, Any]:
         return await self.call("workflow_status", run=run)
@@ -71,8 +73,11 @@ class HephClient:
         return await self.call("cancel_workflow", run=run)
 
     async def wait_for(
-        self, run: str, done: Callable[[dict[str, Any]], bool],
-        timeout: float = 600.0, interval: float = 1.0,
+        self,
+        run: str,
+        done: Callable[[dict[str, Any]], bool],
+        timeout: float = 600.0,
+        interval: float = 1.0,
     ) -> dict[str, Any]:
         """Poll the run's status until `done(status)` holds; TimeoutError names the last state."""
         deadline = time.monotonic() + timeout
@@ -97,8 +102,13 @@ class LocalServer:
     def __init__(self, settings: Settings, workflows: list[Workflow] | None = None):
         prepare(settings)
         self.settings = settings
-        config = uvicorn.Config(build_app(settings, workflows=workflows), host=settings.host,
-                                port=settings.port, log_level="warning", lifespan="on")
+        config = uvicorn.Config(
+            build_app(settings, workflows=workflows),
+            host=settings.host,
+            port=settings.port,
+            log_level="warning",
+            lifespan="on",
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
 

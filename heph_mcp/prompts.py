@@ -25,8 +25,13 @@ def register(mcp: FastMCP) -> None:
     @mcp.prompt(auth=roles("user", "agent", "ops"))
     async def task_brief(
         ctx: Context,
-        task_id: Annotated[str | None, Field(max_length=ID_MAX, description=(
-            "Agents omit it (their own task); user and ops name the task"))] = None,
+        task_id: Annotated[
+            str | None,
+            Field(
+                max_length=ID_MAX,
+                description=("Agents omit it (their own task); user and ops name the task"),
+            ),
+        ] = None,
     ) -> str:
         """Everything an agent needs to do its task: task, phase instructions, tool guide."""
         with domain_errors(PromptError):

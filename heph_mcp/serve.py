@@ -73,8 +73,13 @@ def serve(settings: Settings, workflows: list[Workflow] | None = None) -> None:
     """Blocking: serve until interrupted."""
     prepare(settings)
     app = build_app(settings, workflows=workflows)
-    config = uvicorn.Config(app, host=settings.host, port=settings.port,
-                            log_level=settings.log_level.lower(), lifespan="on")
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        lifespan="on",
+    )
     write_server_file(settings)
     try:
         uvicorn.Server(config).run()

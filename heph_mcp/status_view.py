@@ -9,9 +9,16 @@ from rich.table import Table
 from rich.text import Text
 
 STATUS_STYLE = {
-    "queued": "cyan", "blocked": "yellow", "claimed": "blue", "running": "bold blue",
-    "done": "green", "failed": "bold red", "cancelled": "dim", "duplicate": "dim",
-    "validating": "magenta", "needs_work": "yellow",
+    "queued": "cyan",
+    "blocked": "yellow",
+    "claimed": "blue",
+    "running": "bold blue",
+    "done": "green",
+    "failed": "bold red",
+    "cancelled": "dim",
+    "duplicate": "dim",
+    "validating": "magenta",
+    "needs_work": "yellow",
 }
 
 
@@ -35,7 +42,8 @@ def _runs_table(runs: list[dict[str, Any]]) -> Table:
         run = rs["run"]
         phases = "  ".join(
             f"{p['phase']}.{p['name']}: " + ",".join(f"{n} {s}" for s, n in p["counts"].items())
-            for p in rs["phases"] if p["counts"]
+            for p in rs["phases"]
+            if p["counts"]
         )
         table.add_row(run["id"], run["workflow"], run["status"], run["goal"][:60], phases)
     return table
@@ -48,8 +56,13 @@ def _tasks_table(rs: dict[str, Any]) -> Table:
     for phase in rs["phases"]:
         for task in phase["tasks"]:
             style = STATUS_STYLE.get(task["status"], "")
-            table.add_row(f"{phase['phase']} {phase['name']}", task["id"],
-                          Text(task["status"], style=style), task["priority"], task["title"][:80])
+            table.add_row(
+                f"{phase['phase']} {phase['name']}",
+                task["id"],
+                Text(task["status"], style=style),
+                task["priority"],
+                task["title"][:80],
+            )
     return table
 
 
@@ -58,6 +71,11 @@ def _agents_table(rs: dict[str, Any]) -> Table:
     for column in ("agent", "task", "tmux session", "cli", "since"):
         table.add_column(column)
     for agent in rs["agents"]:
-        table.add_row(agent["id"], agent["task_id"], agent["session_name"], agent["cli"],
-                      agent["started_at"] or "")
+        table.add_row(
+            agent["id"],
+            agent["task_id"],
+            agent["session_name"],
+            agent["cli"],
+            agent["started_at"] or "",
+        )
     return table

@@ -22,7 +22,9 @@ class WorkflowLoadError(ValueError):
 
 def workflow_from_dict(data: Any, source: str = "<python>") -> Workflow:
     if not isinstance(data, dict):
-        raise WorkflowLoadError(f"{source}: a workflow must be a mapping, got {type(data).__name__}")
+        raise WorkflowLoadError(
+            f"{source}: a workflow must be a mapping, got {type(data).__name__}"
+        )
     try:
         return Workflow.model_validate(data)
     except ValidationError as exc:
@@ -39,8 +41,10 @@ def load_workflow_text(text: str, source: str) -> list[Workflow]:
     if isinstance(data, dict) and "workflows" in data:
         data = data["workflows"]
     items = data if isinstance(data, list) else [data]
-    return [workflow_from_dict(item, f"{source}[{i}]" if len(items) > 1 else source)
-            for i, item in enumerate(items)]
+    return [
+        workflow_from_dict(item, f"{source}[{i}]" if len(items) > 1 else source)
+        for i, item in enumerate(items)
+    ]
 
 
 def load_workflow_file(path: Path) -> list[Workflow]:
@@ -57,8 +61,9 @@ def load_workflow_dir(path: Path) -> list[Workflow]:
     for file in files:
         for workflow in load_workflow_file(file):
             if workflow.name in found:
+                other = found[workflow.name][1]
                 raise WorkflowLoadError(
-                    f"{file}: workflow {workflow.name!r} is also defined in {found[workflow.name][1]}"
+                    f"{file}: workflow {workflow.name!r} is also defined in {other}"
                 )
             found[workflow.name] = (workflow, file)
     return [w for w, _ in found.values()]

@@ -63,9 +63,12 @@ class Heph:
     def snapshot(self) -> dict[str, list[tuple[Any, ...]]]:
         """Every row of every table, to prove a failed call changed nothing."""
         with self.db() as conn:
-            tables = [r[0] for r in conn.execute(
-                "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"
-            )]
+            tables = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"
+                )
+            ]
             return {t: sorted(map(tuple, conn.execute(f"SELECT * FROM {t}"))) for t in tables}
 
     async def start_run(self, workflow: str = "bug_fix", goal: str = "fix the crash") -> dict:
@@ -76,13 +79,18 @@ class Heph:
     async def launch_agent(self, worker: str = "w1") -> Agent:
         """What the launcher does: claim the next task and register an agent for it."""
         async with self.ops() as ops:
-            claim = (await ops.call_tool("claim_task", {"worker": worker, "slots": 8}))
+            claim = await ops.call_tool("claim_task", {"worker": worker, "slots": 8})
             task = claim.structured_content["task"]
             assert task is not None, claim.structured_content
-            session = await ops.call_tool("register_agent", {
-                "task_id": task["id"], "worker": worker,
-                "session_name": f"heph-{task['run_id']}-{task['id']}", "cli": "claude",
-            })
+            session = await ops.call_tool(
+                "register_agent",
+                {
+                    "task_id": task["id"],
+                    "worker": worker,
+                    "session_name": f"heph-{task['run_id']}-{task['id']}",
+                    "cli": "claude",
+                },
+            )
         data = session.structured_content
         return Agent(data["agent_id"], task["id"], task["run_id"], data["token"])
 
@@ -92,8 +100,7 @@ async def serving(settings: Settings) -> AsyncIterator[Heph]:
     """Start the app (lifespan and all) on `settings`; leaving the block stops it."""
     app = build_app(settings)
     async with run_asgi_lifespan(app):
-        yield Heph(settings, ASGIServer(url="http://127.0.0.1/mcp", app=app,
-                                        transport_type="http"))
+        yield Heph(settings, ASGIServer(url="http://127.0.0.1/mcp", app=app, transport_type="http"))
 
 
 @pytest.fixture

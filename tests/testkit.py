@@ -32,8 +32,20 @@ class ServerProcess:
         env = {**os.environ, "HEPH_LOG_LEVEL": "WARNING"}
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "heph_mcp.cli", "serve", "--project", str(self.project),
-                 "--port", str(self.port)], stdout=log, stderr=subprocess.STDOUT, env=env)
+                [
+                    sys.executable,
+                    "-m",
+                    "heph_mcp.cli",
+                    "serve",
+                    "--project",
+                    str(self.project),
+                    "--port",
+                    str(self.port),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -20,6 +20,14 @@ from heph_mcp.store import Store
 
 # An SQL tuple literal built from constants, never from input.
 ACTIVE = "(" + ", ".join(f"'{s}'" for s in ACTIVE_STATUSES) + ")"
+# Best queued task (priority, then age) of an active run still under its own cap.
+NEXT_QUEUED = (
+    "SELECT t.id, t.run_id FROM tasks t JOIN runs r ON r.id = t.run_id"
+    " WHERE t.status = 'queued' AND r.status = 'active'"
+    " AND (SELECT COUNT(*) FROM tasks a"
+    f"      WHERE a.run_id = t.run_id AND a.status IN {ACTIVE}) < r.max_agents"
+    " ORDER BY t.priority DESC, t.created_at, t.rowid LIMIT 1"
+)
 
 
 class Claim(BaseModel):
@@ -61,38 +69,49 @@ class AgentService:
         async with self._store.transaction() as db:
             await self._expire_leases(db, principal.id)
             full = await self._capacity_reason(db, worker, slots)
-            row = None if full else await (await db.execute(
-                "SELECT t.id, t.run_id FROM tasks t JOIN runs r ON r.id = t.run_id"
-                " WHERE t.status = 'queued' AND r.status = 'active' AND ("
-                f"  SELECT COUNT(*) FROM tasks a WHERE a.run_id = t.run_id AND a.status IN {ACTIVE}"
-                " ) < r.max_agents ORDER BY t.priority DESC, t.created_at, t.rowid LIMIT 1"
-            )).fetchone()
+            row = None if full else await (await db.execute(NEXT_QUEUED)).fetchone()
             if row is not None:
                 await db.execute(
                     "UPDATE tasks SET status = 'claimed', claimed_by = ?, lease_expires_at = ?,"
                     " attempts = attempts + 1, updated_at = ? WHERE id = ?",
                     (worker, now() + lease, now(), row["id"]),
                 )
-                await record_event(db, principal.id, "task_claimed", run_id=row["run_id"],
-                                   task_id=row["id"], worker=worker)
+                await record_event(
+                    db,
+                    principal.id,
+                    "task_claimed",
+                    run_id=row["run_id"],
+                    task_id=row["id"],
+                    worker=worker,
+                )
         if row is None:
             return Claim(task=None, reason=full or "no queued task within its run's cap")
         return Claim(task=await self._reader.one(row["id"]))
 
     async def register(
-        self, principal: Principal, task_id: str, worker: str, session_name: str,
-        cli: str, worktree: str | None, lease: float,
+        self,
+        principal: Principal,
+        task_id: str,
+        worker: str,
+        session_name: str,
+        cli: str,
+        worktree: str | None,
+        lease: float,
     ) -> AgentSession:
         agent_id = new_id("a")
         async with self._store.transaction() as db:
-            row = await (await db.execute(
-                "SELECT run_id, status, claimed_by FROM tasks WHERE id = ?", (task_id,)
-            )).fetchone()
+            row = await (
+                await db.execute(
+                    "SELECT run_id, status, claimed_by FROM tasks WHERE id = ?", (task_id,)
+                )
+            ).fetchone()
             if row is None:
                 raise NotFound(f"no task {task_id!r}")
             if row["status"] != "claimed" or row["claimed_by"] != worker:
-                raise Conflict(f"task {task_id} is {row['status']} (claimed by "
-                               f"{row['claimed_by']}); only its claimer can start an agent")
+                raise Conflict(
+                    f"task {task_id} is {row['status']} (claimed by "
+                    f"{row['claimed_by']}); only its claimer can start an agent"
+                )
             token = await self._identity.mint_agent(db, agent_id, row["run_id"], task_id)
             await db.execute(
                 "INSERT INTO agents (id, task_id, run_id, session_name, worktree, cli, worker,"
@@ -101,29 +120,43 @@ class AgentService:
             )
             await db.execute(
                 "UPDATE tasks SET status = 'running', lease_expires_at = ?, updated_at = ?"
-                " WHERE id = ?", (now() + lease, now(), task_id),
+                " WHERE id = ?",
+                (now() + lease, now(), task_id),
             )
-            await record_event(db, principal.id, "agent_started", run_id=row["run_id"],
-                               task_id=task_id, agent=agent_id, session=session_name)
+            await record_event(
+                db,
+                principal.id,
+                "agent_started",
+                run_id=row["run_id"],
+                task_id=task_id,
+                agent=agent_id,
+                session=session_name,
+            )
         return AgentSession(agent_id=agent_id, token=token, task=await self._reader.one(task_id))
 
     async def report_exit(self, principal: Principal, agent_id: str, reason: str) -> ExitOutcome:
         async with self._store.transaction() as db:
-            row = await (await db.execute(
-                "SELECT a.task_id, a.run_id, a.status AS agent_status, t.status, t.attempts"
-                " FROM agents a JOIN tasks t ON t.id = a.task_id WHERE a.id = ?", (agent_id,)
-            )).fetchone()
+            row = await (
+                await db.execute(
+                    "SELECT a.task_id, a.run_id, a.status AS agent_status, t.status, t.attempts"
+                    " FROM agents a JOIN tasks t ON t.id = a.task_id WHERE a.id = ?",
+                    (agent_id,),
+                )
+            ).fetchone()
             if row is None:
                 raise NotFound(f"no agent {agent_id!r}")
             if row["agent_status"] == "exited":
                 raise Conflict(f"agent {agent_id} has already exited")
             await self._end_agent(db, agent_id, reason)
             retried = await self._settle_task(db, row, reason, principal.id)
-            status = (await (await db.execute(
-                "SELECT status FROM tasks WHERE id = ?", (row["task_id"],)
-            )).fetchone())["status"]
-        return ExitOutcome(agent_id=agent_id, task_id=row["task_id"], task_status=status,
-                           retried=retried)
+            status = (
+                await (
+                    await db.execute("SELECT status FROM tasks WHERE id = ?", (row["task_id"],))
+                ).fetchone()
+            )["status"]
+        return ExitOutcome(
+            agent_id=agent_id, task_id=row["task_id"], task_status=status, retried=retried
+        )
 
     async def heartbeat(self, worker: str, lease: float) -> int:
         async with self._store.transaction() as db:
@@ -147,11 +180,21 @@ class AgentService:
         rows = await self._store.fetchall(
             "SELECT a.id, a.task_id, t.title, t.phase, t.status, a.session_name, a.started_at"
             f" FROM agents a JOIN tasks t ON t.id = a.task_id WHERE a.status = 'running' {where}"
-            " ORDER BY a.started_at", params,
+            " ORDER BY a.started_at",
+            params,
         )
-        return [AgentView(agent_id=r[0], task_id=r[1], task_title=r[2], phase=r[3],
-                          task_status=r[4], session_name=r[5], started_at=iso(r[6]))
-                for r in rows]
+        return [
+            AgentView(
+                agent_id=r[0],
+                task_id=r[1],
+                task_title=r[2],
+                phase=r[3],
+                task_status=r[4],
+                session_name=r[5],
+                started_at=iso(r[6]),
+            )
+            for r in rows
+        ]
 
     async def _capacity_reason(self, db: aiosqlite.Connection, worker: str, slots: int) -> str:
         cursor = await db.execute(
@@ -165,18 +208,27 @@ class AgentService:
         return ""
 
     async def _expire_leases(self, db: aiosqlite.Connection, actor: str) -> None:
-        rows = await (await db.execute(
-            f"SELECT id, run_id, attempts FROM tasks WHERE status IN {ACTIVE}"
-            " AND lease_expires_at < ?", (now(),)
-        )).fetchall()
+        rows = await (
+            await db.execute(
+                f"SELECT id, run_id, attempts FROM tasks WHERE status IN {ACTIVE}"
+                " AND lease_expires_at < ?",
+                (now(),),
+            )
+        ).fetchall()
         for row in rows:
-            agents = await (await db.execute(
-                "SELECT id FROM agents WHERE task_id = ? AND status = 'running'", (row["id"],)
-            )).fetchall()
+            agents = await (
+                await db.execute(
+                    "SELECT id FROM agents WHERE task_id = ? AND status = 'running'", (row["id"],)
+                )
+            ).fetchall()
             for agent in agents:
                 await self._end_agent(db, agent["id"], "lease expired")
-            await self._settle_task(db, {**dict(row), "task_id": row["id"], "status": "running"},
-                                    "lease expired: its launcher stopped renewing", actor)
+            await self._settle_task(
+                db,
+                {**dict(row), "task_id": row["id"], "status": "running"},
+                "lease expired: its launcher stopped renewing",
+                actor,
+            )
 
     async def _end_agent(self, db: aiosqlite.Connection, agent_id: str, reason: str) -> None:
         await db.execute(
@@ -193,9 +245,20 @@ class AgentService:
         await db.execute(
             "UPDATE tasks SET status = ?, failure_reason = ?, claimed_by = NULL,"
             " lease_expires_at = NULL, updated_at = ?, finished_at = ? WHERE id = ?",
-            ("queued" if retry else "failed", reason, now(), None if retry else now(),
-             row["task_id"]),
+            (
+                "queued" if retry else "failed",
+                reason,
+                now(),
+                None if retry else now(),
+                row["task_id"],
+            ),
         )
-        await record_event(db, actor, "task_retried" if retry else "task_failed",
-                           run_id=row["run_id"], task_id=row["task_id"], reason=reason)
+        await record_event(
+            db,
+            actor,
+            "task_retried" if retry else "task_failed",
+            run_id=row["run_id"],
+            task_id=row["task_id"],
+            reason=reason,
+        )
         return retry

@@ -64,21 +64,45 @@ class RunService:
             await db.execute(
                 "INSERT INTO runs (id, workflow_name, workflow, goal, params, status, max_agents,"
                 " created_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'active', ?, ?, ?, ?)",
-                (run_id, workflow.name, workflow.model_dump_json(), goal, json.dumps(params),
-                 workflow.config.max_concurrent_agents, principal.id, ts, ts),
+                (
+                    run_id,
+                    workflow.name,
+                    workflow.model_dump_json(),
+                    goal,
+                    json.dumps(params),
+                    workflow.config.max_concurrent_agents,
+                    principal.id,
+                    ts,
+                    ts,
+                ),
             )
             await db.execute(
                 "INSERT INTO tasks (id, run_id, phase, title, description, done_definition,"
                 " priority, status, created_by, created_at, updated_at)"
                 " VALUES (?, ?, 1, ?, ?, ?, ?, 'queued', ?, ?, ?)",
-                (task_id, run_id, _clip(title), description,
-                 "\n".join(workflow.phases[0].done_definitions), PRIORITY_VALUE["high"],
-                 principal.id, ts, ts),
+                (
+                    task_id,
+                    run_id,
+                    _clip(title),
+                    description,
+                    "\n".join(workflow.phases[0].done_definitions),
+                    PRIORITY_VALUE["high"],
+                    principal.id,
+                    ts,
+                    ts,
+                ),
             )
-            await record_event(db, principal.id, "run_started", run_id=run_id, task_id=task_id,
-                               workflow=workflow.name)
-        return StartedRun(run_id=run_id, task_id=task_id, workflow=workflow.name,
-                          first_task_title=_clip(title))
+            await record_event(
+                db,
+                principal.id,
+                "run_started",
+                run_id=run_id,
+                task_id=task_id,
+                workflow=workflow.name,
+            )
+        return StartedRun(
+            run_id=run_id, task_id=task_id, workflow=workflow.name, first_task_title=_clip(title)
+        )
 
     async def get(self, run_id: str) -> Run:
         row = await self._store.fetchone("SELECT * FROM runs WHERE id = ?", (run_id,))
@@ -105,8 +129,9 @@ class RunService:
         agents = await self._store.fetchall(
             "SELECT id FROM agents WHERE run_id = ? AND status = 'running'", (run_id,)
         )
-        return CancelledRun(run_id=run_id, cancelled_tasks=cursor.rowcount,
-                            running_agents=[a["id"] for a in agents])
+        return CancelledRun(
+            run_id=run_id, cancelled_tasks=cursor.rowcount, running_agents=[a["id"] for a in agents]
+        )
 
     async def status(
         self, run_id: str | None = None, include_finished: bool = True
@@ -139,9 +164,14 @@ def _phase_summary(phase_id: int, name: str, tasks: list[Task]) -> PhaseSummary:
 
 
 def _run_from_row(row) -> Run:  # type: ignore[no-untyped-def]
-    return Run(id=row["id"], workflow=row["workflow_name"], goal=row["goal"],
-               params=json.loads(row["params"]), status=row["status"],
-               created_at=iso(row["created_at"]))
+    return Run(
+        id=row["id"],
+        workflow=row["workflow_name"],
+        goal=row["goal"],
+        params=json.loads(row["params"]),
+        status=row["status"],
+        created_at=iso(row["created_at"]),
+    )
 
 
 def _clip(title: str) -> str:

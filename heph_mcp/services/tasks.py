@@ -50,16 +50,34 @@ class TaskService:
                 "INSERT INTO tasks (id, run_id, phase, title, description, done_definition,"
                 " priority, status, created_by, parent_task_id, created_at, updated_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (task_id, run_id, phase_id, title.strip(), description, done_definition,
-                 PRIORITY_VALUE[priority], "blocked" if blocked else "queued", principal.id,
-                 principal.task_id, ts, ts),
+                (
+                    task_id,
+                    run_id,
+                    phase_id,
+                    title.strip(),
+                    description,
+                    done_definition,
+                    PRIORITY_VALUE[priority],
+                    "blocked" if blocked else "queued",
+                    principal.id,
+                    principal.task_id,
+                    ts,
+                    ts,
+                ),
             )
             await db.executemany(
                 "INSERT INTO task_dependencies (task_id, depends_on) VALUES (?, ?)",
                 [(task_id, d) for d in deps],
             )
-            await record_event(db, principal.id, "task_created", run_id=run_id, task_id=task_id,
-                               phase=phase_id, blocked_by=blocked)
+            await record_event(
+                db,
+                principal.id,
+                "task_created",
+                run_id=run_id,
+                task_id=task_id,
+                phase=phase_id,
+                blocked_by=blocked,
+            )
         return await self.reader.one(task_id)
 
     async def get(self, principal: Principal, task_id: str) -> Task:
@@ -102,9 +120,9 @@ class TaskService:
             raise Forbidden("only an agent can report on its own task")
         task_id = principal.task_id
         async with self._store.transaction() as db:
-            row = await (await db.execute(
-                "SELECT status, run_id FROM tasks WHERE id = ?", (task_id,)
-            )).fetchone()
+            row = await (
+                await db.execute("SELECT status, run_id FROM tasks WHERE id = ?", (task_id,))
+            ).fetchone()
             if row is None:
                 raise NotFound(f"your task {task_id} no longer exists")
             if row["status"] not in FINISHABLE:
@@ -115,8 +133,9 @@ class TaskService:
                 " finished_at = ?, lease_expires_at = NULL WHERE id = ?",
                 (status, summary, json.dumps(learnings), ts, ts, task_id),
             )
-            await record_event(db, principal.id, f"task_{status}", run_id=row["run_id"],
-                               task_id=task_id)
+            await record_event(
+                db, principal.id, f"task_{status}", run_id=row["run_id"], task_id=task_id
+            )
             if status == "done":
                 await release_dependents(db, task_id, principal.id)
         return await self.reader.one(task_id)
@@ -153,9 +172,12 @@ class TaskService:
         if not deps:
             return []
         marks = ",".join("?" * len(deps))
-        rows = await (await db.execute(
-            f"SELECT id, status FROM tasks WHERE run_id = ? AND id IN ({marks})", (run_id, *deps)
-        )).fetchall()
+        rows = await (
+            await db.execute(
+                f"SELECT id, status FROM tasks WHERE run_id = ? AND id IN ({marks})",
+                (run_id, *deps),
+            )
+        ).fetchall()
         missing = set(deps) - {r["id"] for r in rows}
         if missing:
             raise InvalidRequest(
@@ -167,13 +189,15 @@ class TaskService:
 
 async def release_dependents(db: aiosqlite.Connection, task_id: str, actor: str) -> None:
     """Queue blocked tasks whose every dependency is now done."""
-    rows = await (await db.execute(
-        "SELECT t.id, t.run_id FROM tasks t JOIN task_dependencies d ON d.task_id = t.id"
-        " WHERE d.depends_on = ? AND t.status = 'blocked' AND NOT EXISTS ("
-        "  SELECT 1 FROM task_dependencies d2 JOIN tasks b ON b.id = d2.depends_on"
-        "  WHERE d2.task_id = t.id AND b.status != 'done')",
-        (task_id,),
-    )).fetchall()
+    rows = await (
+        await db.execute(
+            "SELECT t.id, t.run_id FROM tasks t JOIN task_dependencies d ON d.task_id = t.id"
+            " WHERE d.depends_on = ? AND t.status = 'blocked' AND NOT EXISTS ("
+            "  SELECT 1 FROM task_dependencies d2 JOIN tasks b ON b.id = d2.depends_on"
+            "  WHERE d2.task_id = t.id AND b.status != 'done')",
+            (task_id,),
+        )
+    ).fetchall()
     for row in rows:
         await db.execute(
             "UPDATE tasks SET status = 'queued', updated_at = ? WHERE id = ?", (now(), row["id"])

@@ -37,11 +37,27 @@ class Limits:
     list_items: int = 50
 
 
-READ_ONLY = {"readOnlyHint": True, "destructiveHint": False, "idempotentHint": True,
-             "openWorldHint": False}
-ADDITIVE = {"readOnlyHint": False, "destructiveHint": False, "idempotentHint": False,
-            "openWorldHint": False}
-IDEMPOTENT_WRITE = {"readOnlyHint": False, "destructiveHint": False, "idempotentHint": True,
-                    "openWorldHint": False}
-DESTRUCTIVE = {"readOnlyHint": False, "destructiveHint": True, "idempotentHint": True,
-               "openWorldHint": False}
+READ_ONLY = {
+    "readOnlyHint": True,
+    "destructiveHint": False,
+    "idempotentHint": True,
+    "openWorldHint": False,
+}
+ADDITIVE = {
+    "readOnlyHint": False,
+    "destructiveHint": False,
+    "idempotentHint": False,
+    "openWorldHint": False,
+}
+IDEMPOTENT_WRITE = {
+    "readOnlyHint": False,
+    "destructiveHint": False,
+    "idempotentHint": True,
+    "openWorldHint": False,
+}
+DESTRUCTIVE = {
+    "readOnlyHint": False,
+    "destructiveHint": True,
+    "idempotentHint": True,
+    "openWorldHint": False,
+}

@@ -48,7 +48,8 @@ def register(mcp: FastMCP) -> None:
 
     @mcp.tool(auth=roles("ops"), annotations=ADDITIVE)
     async def claim_task(
-        ctx: Context, worker: Ident,
+        ctx: Context,
+        worker: Ident,
         slots: Annotated[int, Field(ge=1, le=256, description="This worker's free capacity")],
         lease_seconds: Lease = None,
     ) -> Claim:
@@ -59,7 +60,10 @@ def register(mcp: FastMCP) -> None:
 
     @mcp.tool(auth=roles("ops"), annotations=ADDITIVE)
     async def register_agent(
-        ctx: Context, task_id: Ident, worker: Ident, session_name: Ident,
+        ctx: Context,
+        task_id: Ident,
+        worker: Ident,
+        session_name: Ident,
         cli: Annotated[str, Field(min_length=1, max_length=ID_MAX)],
         worktree: Annotated[str | None, Field(max_length=4096)] = None,
         lease_seconds: Lease = None,
@@ -73,7 +77,8 @@ def register(mcp: FastMCP) -> None:
 
     @mcp.tool(auth=roles("ops"), annotations=IDEMPOTENT_WRITE)
     async def report_agent_exit(
-        ctx: Context, agent_id: Ident,
+        ctx: Context,
+        agent_id: Ident,
         reason: Annotated[str, Field(min_length=1, max_length=4096)],
     ) -> ExitOutcome:
         """Report that an agent's session ended; an unreported task is retried or failed."""

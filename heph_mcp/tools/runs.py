@@ -45,8 +45,9 @@ class WorkflowInfo(BaseModel):
         return cls(
             name=workflow.name,
             description=workflow.description,
-            phases=[PhaseInfo(id=p.id, name=p.name, description=p.description)
-                    for p in workflow.phases],
+            phases=[
+                PhaseInfo(id=p.id, name=p.name, description=p.description) for p in workflow.phases
+            ],
             has_result=workflow.config.has_result,
             launch_parameters=[p.name for p in workflow.config.launch_parameters],
         )
@@ -64,9 +65,16 @@ def register(mcp: FastMCP, limits: Limits) -> None:
 
     @mcp.tool(auth=roles("user"), annotations=IDEMPOTENT_WRITE)
     async def register_workflow(
-        ctx: Context, definition: Annotated[dict[str, Any], Field(description=(
-            "A workflow: {name, description, phases: [{id, name, description,"
-            " done_definitions, ...}], config: {...}}; same shape as the YAML files"))],
+        ctx: Context,
+        definition: Annotated[
+            dict[str, Any],
+            Field(
+                description=(
+                    "A workflow: {name, description, phases: [{id, name, description,"
+                    " done_definitions, ...}], config: {...}}; same shape as the YAML files"
+                )
+            ),
+        ],
     ) -> WorkflowInfo:
         """Add or replace a workflow definition; it is kept across restarts."""
         workflow = await services(ctx).workflows.register(current_principal(), definition)
@@ -75,32 +83,44 @@ def register(mcp: FastMCP, limits: Limits) -> None:
     @mcp.tool(auth=roles("user"), annotations=ADDITIVE)
     async def start_workflow(
         ctx: Context,
-        workflow: Annotated[str, Field(min_length=1, max_length=ID_MAX,
-                                       description="Workflow name, see list_workflows")],
-        goal: Annotated[str, Field(min_length=1, max_length=limits.text,
-                                   description="What this run should achieve")],
+        workflow: Annotated[
+            str,
+            Field(min_length=1, max_length=ID_MAX, description="Workflow name, see list_workflows"),
+        ],
+        goal: Annotated[
+            str,
+            Field(min_length=1, max_length=limits.text, description="What this run should achieve"),
+        ],
         params: Annotated[
             dict[str, Annotated[str, Field(max_length=limits.text)]],
-            Field(max_length=limits.list_items,
-                  description="Values for the workflow's launch parameters"),
+            Field(
+                max_length=limits.list_items,
+                description="Values for the workflow's launch parameters",
+            ),
         ] = {},  # noqa: B006
     ) -> StartedRun:
         """Start a run of a workflow; its first phase-1 task is queued for an agent."""
         return await services(ctx).runs.start(current_principal(), workflow, goal, params)
 
-    @mcp.tool(auth=roles("user", "ops"), annotations=READ_ONLY,
-              output_schema=WorkflowStatus.model_json_schema())
+    @mcp.tool(
+        auth=roles("user", "ops"),
+        annotations=READ_ONLY,
+        output_schema=WorkflowStatus.model_json_schema(),
+    )
     async def workflow_status(
         ctx: Context,
-        run: Annotated[str | None, Field(max_length=ID_MAX,
-                                         description="One run; omit for all runs")] = None,
+        run: Annotated[
+            str | None, Field(max_length=ID_MAX, description="One run; omit for all runs")
+        ] = None,
     ) -> ToolResult:
         """Show runs with their tasks by phase and status, and the agents working."""
         runs = await services(ctx).runs.status(run)
         text = status_text(runs)
         result = WorkflowStatus(runs=runs, text=text)
-        return ToolResult(content=[TextContent(type="text", text=text)],
-                          structured_content=result.model_dump(mode="json"))
+        return ToolResult(
+            content=[TextContent(type="text", text=text)],
+            structured_content=result.model_dump(mode="json"),
+        )
 
     @mcp.tool(auth=roles("user"), annotations=DESTRUCTIVE)
     async def cancel_workflow(

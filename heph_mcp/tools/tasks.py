@@ -18,8 +18,11 @@ PhaseRef = Annotated[
 ]
 RunRef = Annotated[
     str | None,
-    Field(default=None, max_length=ID_MAX,
-          description="User role: the run. Agents omit it: they always act in their own run."),
+    Field(
+        default=None,
+        max_length=ID_MAX,
+        description="User role: the run. Agents omit it: they always act in their own run.",
+    ),
 ]
 
 
@@ -37,8 +40,10 @@ def register(mcp: FastMCP, limits: Limits) -> None:
         priority: Priority = "medium",
         depends_on: Annotated[
             list[Annotated[str, Field(max_length=ID_MAX)]],
-            Field(max_length=limits.list_items,
-                  description="Task ids that must be done first; the task waits as blocked"),
+            Field(
+                max_length=limits.list_items,
+                description="Task ids that must be done first; the task waits as blocked",
+            ),
         ] = [],  # noqa: B006 - pydantic copies defaults
         run: RunRef = None,
     ) -> Task:
@@ -49,8 +54,14 @@ def register(mcp: FastMCP, limits: Limits) -> None:
         where you saw it and how to tell it is done.
         """
         return await services(ctx).tasks.create(
-            current_principal(), phase=phase, title=title, description=description,
-            done_definition=done_definition, priority=priority, depends_on=depends_on, run=run,
+            current_principal(),
+            phase=phase,
+            title=title,
+            description=description,
+            done_definition=done_definition,
+            priority=priority,
+            depends_on=depends_on,
+            run=run,
         )
 
     @mcp.tool(auth=roles("user", "agent"), annotations=READ_ONLY)
@@ -79,14 +90,14 @@ def register(mcp: FastMCP, limits: Limits) -> None:
         status: Literal["done", "failed"],
         summary: Annotated[str, text],
         learnings: Annotated[
-            list[item], Field(max_length=limits.list_items,
-                              description="Lessons worth keeping for other agents")
+            list[item],
+            Field(
+                max_length=limits.list_items, description="Lessons worth keeping for other agents"
+            ),
         ] = [],  # noqa: B006
     ) -> Task:
         """Report your own task finished (done) or impossible (failed), once, at the end.
 
         The summary says what you did and how you checked it: commits, files, tests.
         """
-        return await services(ctx).tasks.finish_own(
-            current_principal(), status, summary, learnings
-        )
+        return await services(ctx).tasks.finish_own(current_principal(), status, summary, learnings)

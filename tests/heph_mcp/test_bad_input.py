@@ -14,18 +14,21 @@ async def agent(heph):
 VALID = {"phase": 2, "title": "fix it", "description": "the parser crashes"}
 
 
-@pytest.mark.parametrize("args,expected", [
-    ({**VALID, "phase": [2]}, "phase"),
-    ({**VALID, "title": 42}, "title"),
-    ({**VALID, "priority": "urgent"}, "priority"),
-    ({**VALID, "depends_on": "t123"}, "depends_on"),
-    ({"phase": 2, "description": "no title"}, "title"),
-    ({**VALID, "title": ""}, "title"),
-    ({**VALID, "phase": 9}, "phases are 1 (reproduce), 2 (fix), 3 (verify)"),
-    ({**VALID, "phase": "deploy"}, "no phase 'deploy'"),
-    ({**VALID, "depends_on": ["t00000000"]}, "not in this run"),
-    ({**VALID, "description": "x" * (64 * 1024 + 1)}, "65536"),
-])
+@pytest.mark.parametrize(
+    "args,expected",
+    [
+        ({**VALID, "phase": [2]}, "phase"),
+        ({**VALID, "title": 42}, "title"),
+        ({**VALID, "priority": "urgent"}, "priority"),
+        ({**VALID, "depends_on": "t123"}, "depends_on"),
+        ({"phase": 2, "description": "no title"}, "title"),
+        ({**VALID, "title": ""}, "title"),
+        ({**VALID, "phase": 9}, "phases are 1 (reproduce), 2 (fix), 3 (verify)"),
+        ({**VALID, "phase": "deploy"}, "no phase 'deploy'"),
+        ({**VALID, "depends_on": ["t00000000"]}, "not in this run"),
+        ({**VALID, "description": "x" * (64 * 1024 + 1)}, "65536"),
+    ],
+)
 async def test_create_task_rejects_bad_arguments_and_stores_nothing(heph, agent, args, expected):
     before = heph.snapshot()
     async with heph.client(agent.token) as client:
@@ -40,8 +43,9 @@ async def test_create_task_rejects_bad_arguments_and_stores_nothing(heph, agent,
 async def test_an_unknown_run_is_named(heph):
     before = heph.snapshot()
     async with heph.user() as user:
-        result = await user.call_tool("create_task", {**VALID, "run": "rnope"},
-                                      raise_on_error=False)
+        result = await user.call_tool(
+            "create_task", {**VALID, "run": "rnope"}, raise_on_error=False
+        )
         status = await user.call_tool("workflow_status", {"run": "rnope"}, raise_on_error=False)
     assert result.is_error and "no run 'rnope'" in result.content[0].text
     assert status.is_error and "no run 'rnope'" in status.content[0].text
@@ -50,25 +54,33 @@ async def test_an_unknown_run_is_named(heph):
 
 async def test_an_oversize_summary_is_refused_and_the_task_stays_running(heph, agent):
     async with heph.client(agent.token) as client:
-        result = await client.call_tool("update_task_status", {
-            "status": "done", "summary": "s" * (64 * 1024 + 1)}, raise_on_error=False)
+        result = await client.call_tool(
+            "update_task_status",
+            {"status": "done", "summary": "s" * (64 * 1024 + 1)},
+            raise_on_error=False,
+        )
     assert result.is_error
-    status = heph.db().execute("SELECT status FROM tasks WHERE id = ?",
-                               (agent.task_id,)).fetchone()[0]
+    status = (
+        heph.db().execute("SELECT status FROM tasks WHERE id = ?", (agent.task_id,)).fetchone()[0]
+    )
     assert status == "running"
 
 
 async def test_a_status_other_than_done_or_failed_is_refused(heph, agent):
     async with heph.client(agent.token) as client:
-        result = await client.call_tool("update_task_status", {
-            "status": "cancelled", "summary": "x"}, raise_on_error=False)
+        result = await client.call_tool(
+            "update_task_status", {"status": "cancelled", "summary": "x"}, raise_on_error=False
+        )
     assert result.is_error and "'done' or 'failed'" in result.content[0].text
 
 
 async def test_a_request_body_over_the_limit_gets_http_413(heph):
     async with heph.server.http_client() as http:
-        response = await http.post("/mcp", content=b"x" * (heph.settings.max_request_bytes + 1),
-                                   headers={"Content-Type": "application/json"})
+        response = await http.post(
+            "/mcp",
+            content=b"x" * (heph.settings.max_request_bytes + 1),
+            headers={"Content-Type": "application/json"},
+        )
     assert response.status_code == 413 and "bytes" in response.json()["error"]
 
 

@@ -23,8 +23,16 @@ def test_mcp_config_prints_the_exact_claude_mcp_add_line(tmp_path):
     token = local_token(tmp_path / ".hephaestus" / "secrets", "user")
     assert result.exit_code == 0
     assert shlex.split(result.stdout) == [
-        "claude", "mcp", "add", "--transport", "http", "hephaestus",
-        "http://127.0.0.1:8123/mcp", "--header", f"Authorization: Bearer {token}"]
+        "claude",
+        "mcp",
+        "add",
+        "--transport",
+        "http",
+        "hephaestus",
+        "http://127.0.0.1:8123/mcp",
+        "--header",
+        f"Authorization: Bearer {token}",
+    ]
 
 
 def test_mcp_config_json_prints_url_and_headers(tmp_path):
@@ -48,8 +56,11 @@ def test_status_renders_runs_and_tasks_from_a_running_server(tmp_path):
     settings = load_settings(project=tmp_path, port=free_port())
     with LocalServer(settings) as server:
         started = asyncio.run(_start(server))
-        result = runner.invoke(app, ["status", "--project", str(tmp_path)],
-                               env={"HEPH_PORT": str(settings.port), "COLUMNS": "200"})
+        result = runner.invoke(
+            app,
+            ["status", "--project", str(tmp_path)],
+            env={"HEPH_PORT": str(settings.port), "COLUMNS": "200"},
+        )
     assert result.exit_code == 0, result.output
     assert started["run_id"] in result.stdout and "queued" in result.stdout
     assert "bug_fix" in result.stdout
@@ -57,8 +68,9 @@ def test_status_renders_runs_and_tasks_from_a_running_server(tmp_path):
 
 def test_status_without_a_server_says_how_to_start_one(tmp_path):
     port = free_port()
-    result = runner.invoke(app, ["status", "--project", str(tmp_path)],
-                           env={"HEPH_PORT": str(port)})
+    result = runner.invoke(
+        app, ["status", "--project", str(tmp_path)], env={"HEPH_PORT": str(port)}
+    )
     assert result.exit_code == 1
     assert "cannot reach the server" in result.stderr and "heph up" in result.stderr
 

@@ -12,10 +12,14 @@ from heph_mcp.settings import load_settings
 from phases import Phase, Workflow
 from testkit import free_port
 
-TRIAGE = Workflow(name="triage", description="look, then fix", phases=[
-    Phase(id=1, name="look", description="Find the cause", done_definitions=["cause named"]),
-    Phase(id=2, name="fix", description="Fix it", done_definitions=["test passes"]),
-])
+TRIAGE = Workflow(
+    name="triage",
+    description="look, then fix",
+    phases=[
+        Phase(id=1, name="look", description="Find the cause", done_definitions=["cause named"]),
+        Phase(id=2, name="fix", description="Fix it", done_definitions=["test passes"]),
+    ],
+)
 
 
 async def _scripted_agent(url: str, ops_token: str, worker: str) -> int:
@@ -24,12 +28,21 @@ async def _scripted_agent(url: str, ops_token: str, worker: str) -> int:
     async with HephClient(url, ops_token) as ops:
         while (claim := await ops.call("claim_task", worker=worker, slots=1))["task"]:
             task = claim["task"]
-            session = await ops.call("register_agent", task_id=task["id"], worker=worker,
-                                     session_name=f"s-{task['id']}", cli="script")
+            session = await ops.call(
+                "register_agent",
+                task_id=task["id"],
+                worker=worker,
+                session_name=f"s-{task['id']}",
+                cli="script",
+            )
             async with HephClient(url, session["token"]) as agent:
                 if task["phase"] == 1:
-                    await agent.call("create_task", phase="fix", title="fix what was found",
-                                     description=f"follow-up of {task['id']}")
+                    await agent.call(
+                        "create_task",
+                        phase="fix",
+                        title="fix what was found",
+                        description=f"follow-up of {task['id']}",
+                    )
                 await agent.call("update_task_status", status="done", summary="scripted")
             await ops.call("report_agent_exit", agent_id=session["agent_id"], reason="exit 0")
             finished += 1
@@ -44,11 +57,16 @@ def test_a_runner_script_defines_a_workflow_runs_it_and_waits_for_it(tmp_path):
         async def script():
             async with server.client() as heph:
                 run = await heph.start_workflow("triage", "unicode is dropped")
-                await heph.create_task(run["run_id"], phase=2, title="add a regression test",
-                                       description="tests/test_unicode.py")
+                await heph.create_task(
+                    run["run_id"],
+                    phase=2,
+                    title="add a regression test",
+                    description="tests/test_unicode.py",
+                )
                 finished = await _scripted_agent(settings.url, ops_token, "w1")
-                status = await heph.wait_for(run["run_id"], all_tasks_finished, timeout=30,
-                                             interval=0.1)
+                status = await heph.wait_for(
+                    run["run_id"], all_tasks_finished, timeout=30, interval=0.1
+                )
             return finished, status
 
         finished, status = asyncio.run(script())
@@ -60,6 +78,7 @@ def test_a_runner_script_defines_a_workflow_runs_it_and_waits_for_it(tmp_path):
 def test_a_tool_error_reaches_the_script_as_an_exception_with_the_reason(tmp_path):
     settings = load_settings(project=tmp_path, port=free_port())
     with LocalServer(settings) as server:
+
         async def script():
             async with server.client() as heph:
                 await heph.start_workflow("no_such_workflow", "x")

@@ -20,8 +20,9 @@ async def _burst(url: str, token: str, run_id: str, acked: list[str], enough: as
     async def writer(n: int) -> None:
         async with HephClient(url, token) as client:
             for i in range(10_000):
-                task = await client.create_task(run_id, phase=2, title=f"w{n} #{i}",
-                                                description="burst " * 20)
+                task = await client.create_task(
+                    run_id, phase=2, title=f"w{n} #{i}", description="burst " * 20
+                )
                 acked.append(task["id"])
                 if len(acked) >= KILL_AFTER:
                     enough.set()

@@ -33,8 +33,9 @@ def live(tmp_path_factory: pytest.TempPathFactory):
     project = tmp_path_factory.mktemp("prop")
     server_settings = load_settings(project=project, port=free_port())
     with LocalServer(server_settings) as server:
-        started = asyncio.run(_call(server.client(), "start_workflow",
-                                    workflow="bug_fix", goal="property run"))
+        started = asyncio.run(
+            _call(server.client(), "start_workflow", workflow="bug_fix", goal="property run")
+        )
         yield server, started["run_id"]
 
 
@@ -59,7 +60,8 @@ def test_create_task_stores_one_matching_task_or_nothing(live, args):
     async def attempt():
         async with HephClient(server.settings.url, token) as client:
             result = await client._client.call_tool(
-                "create_task", {**args, "run": run_id}, raise_on_error=False)
+                "create_task", {**args, "run": run_id}, raise_on_error=False
+            )
             alive = await client.call("whoami")
         return result, alive
 

@@ -27,6 +27,9 @@ async def test_agent_tokens_never_reach_the_database_in_clear(heph):
     wal = heph.settings.db_path.with_name("heph.db-wal")
     raw += wal.read_bytes() if wal.exists() else b""
     assert agent.token.encode() not in raw
-    stored = heph.db().execute("SELECT token_hash FROM principals WHERE id = ?",
-                               (agent.agent_id,)).fetchone()[0]
+    stored = (
+        heph.db()
+        .execute("SELECT token_hash FROM principals WHERE id = ?", (agent.agent_id,))
+        .fetchone()[0]
+    )
     assert stored == hash_token(agent.token)

@@ -46,8 +46,11 @@ async def test_the_task_resource_is_the_task_as_json(heph):
 async def test_resource_templates_are_listed(heph):
     async with heph.user() as user:
         templates = {t.uri_template for t in await user.list_resource_templates()}
-    assert templates == {"heph://workflows/{name}", "heph://runs/{run}/phases/{phase}",
-                         "heph://tasks/{task_id}"}
+    assert templates == {
+        "heph://workflows/{name}",
+        "heph://runs/{run}/phases/{phase}",
+        "heph://tasks/{task_id}",
+    }
 
 
 async def test_an_agents_brief_has_its_task_phase_instructions_and_tool_guide(heph):

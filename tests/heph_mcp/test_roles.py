@@ -4,13 +4,36 @@ from __future__ import annotations
 
 import pytest
 
-USER_TOOLS = {"list_workflows", "register_workflow", "start_workflow", "workflow_status",
-              "cancel_workflow", "create_task", "get_tasks", "get_task", "get_agent_status",
-              "whoami"}
-AGENT_TOOLS = {"create_task", "get_tasks", "get_task", "update_task_status",
-               "get_agent_status", "whoami"}
-OPS_TOOLS = {"claim_task", "register_agent", "report_agent_exit", "renew_leases",
-             "list_agents", "get_task", "workflow_status", "whoami"}
+USER_TOOLS = {
+    "list_workflows",
+    "register_workflow",
+    "start_workflow",
+    "workflow_status",
+    "cancel_workflow",
+    "create_task",
+    "get_tasks",
+    "get_task",
+    "get_agent_status",
+    "whoami",
+}
+AGENT_TOOLS = {
+    "create_task",
+    "get_tasks",
+    "get_task",
+    "update_task_status",
+    "get_agent_status",
+    "whoami",
+}
+OPS_TOOLS = {
+    "claim_task",
+    "register_agent",
+    "report_agent_exit",
+    "renew_leases",
+    "list_agents",
+    "get_task",
+    "workflow_status",
+    "whoami",
+}
 
 
 async def _tool_names(client) -> set[str]:
@@ -32,10 +55,13 @@ async def test_an_agent_sees_exactly_the_agent_tools(heph):
     assert await _tool_names(heph.client(agent.token)) == AGENT_TOOLS
 
 
-@pytest.mark.parametrize("tool,args", [
-    ("claim_task", {"worker": "w", "slots": 1}),
-    ("update_task_status", {"status": "done", "summary": "x"}),
-])
+@pytest.mark.parametrize(
+    "tool,args",
+    [
+        ("claim_task", {"worker": "w", "slots": 1}),
+        ("update_task_status", {"status": "done", "summary": "x"}),
+    ],
+)
 async def test_a_user_cannot_call_a_tool_of_another_role(heph, tool, args):
     async with heph.user() as user:
         result = await user.call_tool(tool, args, raise_on_error=False)
@@ -47,9 +73,11 @@ async def test_an_agent_cannot_call_ops_or_user_only_tools(heph):
     await heph.start_run()
     agent = await heph.launch_agent()
     async with heph.client(agent.token) as client:
-        for tool, args in [("claim_task", {"worker": "w", "slots": 1}),
-                           ("start_workflow", {"workflow": "bug_fix", "goal": "g"}),
-                           ("cancel_workflow", {"run": agent.run_id})]:
+        for tool, args in [
+            ("claim_task", {"worker": "w", "slots": 1}),
+            ("start_workflow", {"workflow": "bug_fix", "goal": "g"}),
+            ("cancel_workflow", {"run": agent.run_id}),
+        ]:
             result = await client.call_tool(tool, args, raise_on_error=False)
             assert result.is_error, tool
     assert heph.db().execute("SELECT status FROM runs").fetchone()[0] == "active"
@@ -60,16 +88,23 @@ async def test_whoami_reports_the_principal_behind_the_token(heph):
     agent = await heph.launch_agent()
     async with heph.client(agent.token) as client:
         me = (await client.call_tool("whoami", {})).structured_content
-    assert me == {"id": agent.agent_id, "role": "agent", "run_id": agent.run_id,
-                  "task_id": agent.task_id}
+    assert me == {
+        "id": agent.agent_id,
+        "role": "agent",
+        "run_id": agent.run_id,
+        "task_id": agent.task_id,
+    }
 
 
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer heph_user_forged"},
-                                     {"Authorization": "Basic dXNlcjpwYXNz"}])
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": "Bearer heph_user_forged"}, {"Authorization": "Basic dXNlcjpwYXNz"}],
+)
 async def test_a_request_without_a_known_bearer_token_gets_http_401(heph, headers):
     async with heph.server.http_client() as http:
         response = await http.post(
-            "/mcp", headers={**headers, "Accept": "application/json, text/event-stream"},
+            "/mcp",
+            headers={**headers, "Accept": "application/json, text/event-stream"},
             json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
         )
     assert response.status_code == 401
@@ -82,8 +117,11 @@ async def test_an_agent_token_stops_working_once_its_exit_is_reported(heph):
         await ops.call_tool("report_agent_exit", {"agent_id": agent.agent_id, "reason": "done"})
     async with heph.server.http_client() as http:
         response = await http.post(
-            "/mcp", headers={"Authorization": f"Bearer {agent.token}",
-                             "Accept": "application/json, text/event-stream"},
+            "/mcp",
+            headers={
+                "Authorization": f"Bearer {agent.token}",
+                "Accept": "application/json, text/event-stream",
+            },
             json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
         )
     assert response.status_code == 401

@@ -16,9 +16,11 @@ async def test_an_agent_cannot_create_a_task_in_another_run(heph, two_agents):
     a, b = two_agents
     before = heph.snapshot()
     async with heph.client(a.token) as client:
-        result = await client.call_tool("create_task", {
-            "run": b.run_id, "phase": 1, "title": "sneaky", "description": "x"},
-            raise_on_error=False)
+        result = await client.call_tool(
+            "create_task",
+            {"run": b.run_id, "phase": 1, "title": "sneaky", "description": "x"},
+            raise_on_error=False,
+        )
     assert result.is_error and "own run" in result.content[0].text
     assert heph.snapshot() == before
 
@@ -38,9 +40,11 @@ async def test_update_task_status_only_ever_changes_the_callers_own_task(heph, t
     a, b = two_agents
     async with heph.client(a.token) as client:
         # Extra arguments naming another task or agent are rejected by the schema.
-        spoof = await client.call_tool("update_task_status", {
-            "status": "done", "summary": "x", "task_id": b.task_id, "agent_id": b.agent_id},
-            raise_on_error=False)
+        spoof = await client.call_tool(
+            "update_task_status",
+            {"status": "done", "summary": "x", "task_id": b.task_id, "agent_id": b.agent_id},
+            raise_on_error=False,
+        )
         assert spoof.is_error
         await client.call_tool("update_task_status", {"status": "done", "summary": "mine"})
     rows = dict(heph.db().execute("SELECT id, status FROM tasks").fetchall())
@@ -66,7 +70,11 @@ async def test_a_forged_agent_token_is_refused_outright(heph, two_agents):
     forged = a.token[:-4] + ("AAAA" if not a.token.endswith("AAAA") else "BBBB")
     async with heph.server.http_client() as http:
         response = await http.post(
-            "/mcp", headers={"Authorization": f"Bearer {forged}",
-                             "Accept": "application/json, text/event-stream"},
-            json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"})
+            "/mcp",
+            headers={
+                "Authorization": f"Bearer {forged}",
+                "Accept": "application/json, text/event-stream",
+            },
+            json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+        )
     assert response.status_code == 401

@@ -36,8 +36,7 @@ async def test_a_failed_transaction_leaves_nothing_behind(tmp_path):
     store = await Store.open(tmp_path / "heph.db")
     with pytest.raises(RuntimeError):
         async with store.transaction() as db:
-            await db.execute(
-                "INSERT INTO workflows VALUES ('w', '{}', 'user', 0)")
+            await db.execute("INSERT INTO workflows VALUES ('w', '{}', 'user', 0)")
             raise RuntimeError("boom")
     rows = await store.fetchall("SELECT * FROM workflows")
     assert rows == [] and await store.integrity_check() == "ok"
@@ -50,5 +49,6 @@ async def test_a_foreign_key_violation_is_refused(tmp_path):
         async with store.transaction() as db:
             await db.execute(
                 "INSERT INTO tasks (id, run_id, phase, title, description, status, created_by,"
-                " created_at, updated_at) VALUES ('t1', 'nope', 1, 't', 'd', 'queued', 'u', 0, 0)")
+                " created_at, updated_at) VALUES ('t1', 'nope', 1, 't', 'd', 'queued', 'u', 0, 0)"
+            )
     await store.close()

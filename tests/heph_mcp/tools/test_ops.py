@@ -15,10 +15,30 @@ async def _claim(ops, worker="w1", slots=8, **extra):
 async def test_claims_take_the_highest_priority_then_the_oldest_task(heph):
     started = await heph.start_run()
     async with heph.user() as user:
-        low = (await user.call_tool("create_task", {"run": started["run_id"], "phase": 2,
-               "title": "low", "description": "d", "priority": "low"})).structured_content
-        crit = (await user.call_tool("create_task", {"run": started["run_id"], "phase": 2,
-                "title": "crit", "description": "d", "priority": "critical"})).structured_content
+        low = (
+            await user.call_tool(
+                "create_task",
+                {
+                    "run": started["run_id"],
+                    "phase": 2,
+                    "title": "low",
+                    "description": "d",
+                    "priority": "low",
+                },
+            )
+        ).structured_content
+        crit = (
+            await user.call_tool(
+                "create_task",
+                {
+                    "run": started["run_id"],
+                    "phase": 2,
+                    "title": "crit",
+                    "description": "d",
+                    "priority": "critical",
+                },
+            )
+        ).structured_content
     async with heph.ops() as ops:
         order = [(await _claim(ops))["task"]["id"] for _ in range(3)]
     assert order == [crit["id"], started["task_id"], low["id"]]
@@ -51,11 +71,16 @@ async def test_a_runs_own_cap_leaves_room_for_other_runs(heph):
     started = await heph.start_run()
     async with heph.user() as user:
         for n in range(4):
-            await user.call_tool("create_task", {"run": started["run_id"], "phase": 2,
-                                 "title": f"t{n}", "description": "d"})
+            await user.call_tool(
+                "create_task",
+                {"run": started["run_id"], "phase": 2, "title": f"t{n}", "description": "d"},
+            )
     other = await heph.start_run(goal="other run")
-    cap = heph.db().execute("SELECT max_agents FROM runs WHERE id = ?",
-                            (started["run_id"],)).fetchone()[0]
+    cap = (
+        heph.db()
+        .execute("SELECT max_agents FROM runs WHERE id = ?", (started["run_id"],))
+        .fetchone()[0]
+    )
     async with heph.ops() as ops:
         claimed = [(await _claim(ops, slots=64))["task"] for _ in range(cap + 1)]
     runs = [t["run_id"] for t in claimed if t]
@@ -73,8 +98,11 @@ async def test_concurrent_claims_never_hand_out_a_task_twice_or_exceed_the_cap(h
     claims = await asyncio.gather(*(claim_as(f"w{n}") for n in range(12)))
     ids = [c["task"]["id"] for c in claims if c["task"]]
     assert len(ids) == len(set(ids)) == heph.settings.max_concurrent_agents
-    active = heph.db().execute(
-        "SELECT COUNT(*) FROM tasks WHERE status IN ('claimed', 'running')").fetchone()[0]
+    active = (
+        heph.db()
+        .execute("SELECT COUNT(*) FROM tasks WHERE status IN ('claimed', 'running')")
+        .fetchone()[0]
+    )
     assert active == heph.settings.max_concurrent_agents
 
 
@@ -82,9 +110,11 @@ async def test_only_the_claiming_worker_can_register_an_agent(heph):
     await heph.start_run()
     async with heph.ops() as ops:
         task = (await _claim(ops))["task"]
-        result = await ops.call_tool("register_agent", {
-            "task_id": task["id"], "worker": "intruder", "session_name": "s", "cli": "claude"},
-            raise_on_error=False)
+        result = await ops.call_tool(
+            "register_agent",
+            {"task_id": task["id"], "worker": "intruder", "session_name": "s", "cli": "claude"},
+            raise_on_error=False,
+        )
     assert result.is_error and "only its claimer" in result.content[0].text
 
 
@@ -94,8 +124,14 @@ async def test_an_agent_that_exits_without_reporting_is_retried_then_failed(heph
     for _ in range(heph.settings.max_attempts):
         agent = await heph.launch_agent()
         async with heph.ops() as ops:
-            outcomes.append((await ops.call_tool("report_agent_exit", {
-                "agent_id": agent.agent_id, "reason": "tmux session died"})).structured_content)
+            outcomes.append(
+                (
+                    await ops.call_tool(
+                        "report_agent_exit",
+                        {"agent_id": agent.agent_id, "reason": "tmux session died"},
+                    )
+                ).structured_content
+            )
     assert [o["task_status"] for o in outcomes] == ["queued", "failed"]
     assert [o["retried"] for o in outcomes] == [True, False]
     reason = heph.db().execute("SELECT failure_reason FROM tasks").fetchone()[0]
@@ -108,8 +144,11 @@ async def test_an_exit_after_the_task_was_reported_done_keeps_it_done(heph):
     async with heph.client(agent.token) as client:
         await client.call_tool("update_task_status", {"status": "done", "summary": "ok"})
     async with heph.ops() as ops:
-        outcome = (await ops.call_tool("report_agent_exit", {
-            "agent_id": agent.agent_id, "reason": "exited 0"})).structured_content
+        outcome = (
+            await ops.call_tool(
+                "report_agent_exit", {"agent_id": agent.agent_id, "reason": "exited 0"}
+            )
+        ).structured_content
     assert outcome["task_status"] == "done" and outcome["retried"] is False
 
 
@@ -129,7 +168,7 @@ async def test_renewed_leases_keep_a_workers_tasks(heph):
     await heph.start_run()
     async with heph.ops() as ops:
         await _claim(ops, worker="w1", lease_seconds=0.5)
-        renewed = (await ops.call_tool("renew_leases", {"worker": "w1", "lease_seconds": 600}))
+        renewed = await ops.call_tool("renew_leases", {"worker": "w1", "lease_seconds": 600})
         other = await _claim(ops, worker="w2")
     assert renewed.structured_content["renewed"] == 1 and other["task"] is None
 
@@ -140,4 +179,5 @@ async def test_list_agents_shows_running_sessions(heph):
     async with heph.ops() as ops:
         agents = (await ops.call_tool("list_agents", {})).structured_content["agents"]
     assert [(a["id"], a["session_name"]) for a in agents] == [
-        (agent.agent_id, f"heph-{agent.run_id}-{agent.task_id}")]
+        (agent.agent_id, f"heph-{agent.run_id}-{agent.task_id}")
+    ]

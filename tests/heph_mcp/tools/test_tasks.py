@@ -13,8 +13,9 @@ async def test_an_agent_creates_tasks_in_any_phase_of_its_own_run(heph):
     agent = await heph.launch_agent()
     async with heph.client(agent.token) as client:
         by_id = (await _create(client, phase=3)).structured_content
-        by_name = (await _create(client, phase="reproduce", title="look at unicode too")
-                   ).structured_content
+        by_name = (
+            await _create(client, phase="reproduce", title="look at unicode too")
+        ).structured_content
     assert (by_id["phase"], by_id["phase_name"], by_id["run_id"]) == (3, "verify", agent.run_id)
     assert (by_name["phase"], by_name["status"]) == (1, "queued")
     assert by_id["parent_task_id"] == agent.task_id and by_id["created_by"] == agent.agent_id
@@ -46,7 +47,7 @@ async def test_get_tasks_filters_by_status_and_phase(heph):
 async def test_get_task_returns_one_task(heph):
     started = await heph.start_run()
     async with heph.user() as user:
-        task = (await user.call_tool("get_task", {"task_id": started["task_id"]}))
+        task = await user.call_tool("get_task", {"task_id": started["task_id"]})
     assert task.structured_content["id"] == started["task_id"]
 
 
@@ -54,16 +55,27 @@ async def test_an_agent_finishes_its_own_task_once(heph):
     await heph.start_run()
     agent = await heph.launch_agent()
     async with heph.client(agent.token) as client:
-        done = await client.call_tool("update_task_status", {
-            "status": "done", "summary": "reproduced in tests/test_empty.py",
-            "learnings": ["the parser assumes a trailing newline"]})
-        again = await client.call_tool("update_task_status", {
-            "status": "failed", "summary": "changed my mind"}, raise_on_error=False)
+        done = await client.call_tool(
+            "update_task_status",
+            {
+                "status": "done",
+                "summary": "reproduced in tests/test_empty.py",
+                "learnings": ["the parser assumes a trailing newline"],
+            },
+        )
+        again = await client.call_tool(
+            "update_task_status",
+            {"status": "failed", "summary": "changed my mind"},
+            raise_on_error=False,
+        )
     assert done.structured_content["status"] == "done"
     assert done.structured_content["learnings"] == ["the parser assumes a trailing newline"]
     assert again.is_error and "already done" in again.content[0].text
-    row = heph.db().execute("SELECT status, summary FROM tasks WHERE id = ?",
-                            (agent.task_id,)).fetchone()
+    row = (
+        heph.db()
+        .execute("SELECT status, summary FROM tasks WHERE id = ?", (agent.task_id,))
+        .fetchone()
+    )
     assert tuple(row) == ("done", "reproduced in tests/test_empty.py")
 
 
@@ -74,7 +86,7 @@ async def test_a_task_with_unfinished_dependencies_waits_blocked_then_queues(hep
         blocked = (await _create(client, depends_on=[agent.task_id])).structured_content
         assert blocked["status"] == "blocked" and blocked["depends_on"] == [agent.task_id]
         await client.call_tool("update_task_status", {"status": "done", "summary": "ok"})
-        after = (await client.call_tool("get_task", {"task_id": blocked["id"]}))
+        after = await client.call_tool("get_task", {"task_id": blocked["id"]})
     assert after.structured_content["status"] == "queued"
 
 
@@ -94,4 +106,5 @@ async def test_get_agent_status_shows_who_works_on_what(heph):
         status = (await client.call_tool("get_agent_status", {})).structured_content
     assert status["you"]["id"] == agent.agent_id
     assert [(a["agent_id"], a["task_id"]) for a in status["agents"]] == [
-        (agent.agent_id, agent.task_id)]
+        (agent.agent_id, agent.task_id)
+    ]
