@@ -1,9 +1,10 @@
 """Control-plane latency over real HTTP: 1, 8 and 32 concurrent agents.
 
 Each simulated agent gets a real token (claim + register through the ops
-tools), then does create_task, get_tasks and finally update_task_status on its
-own task, and starts over as a fresh agent. The floor is the no-op `whoami`
-tool on the same server, at the same concurrency, in the same run.
+tools, not timed), then, all agents at once, loops create_task + get_tasks
+and finally reports its own task with update_task_status. The floor is the
+no-op `whoami` tool on the same server, at the same concurrency, in the same
+run. Runs get a workflow with a cap of 64 agents so 32 clients fit.
 
     .venv/bin/python bench/control_plane.py [--rounds 20] [--levels 1,8,32]
 """
@@ -22,7 +23,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+ROOT = Path(__file__).resolve().parents[1]
+# The repo root first: tests/heph_mcp (test modules) must not shadow the package.
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from heph_mcp.client import HephCallError, HephClient  # noqa: E402
 from heph_mcp.identity import local_token  # noqa: E402
@@ -55,42 +58,24 @@ class Recorder:
         return result
 
 
-async def agent_loop(
-    url: str, ops_token: str, run_id: str, worker: str, rounds: int, rec: Recorder
-) -> None:
+async def start_agent(url: str, ops_token: str, worker: str) -> dict:
+    """What the launcher does: claim a task and register an agent; returns its session."""
     async with HephClient(url, ops_token) as ops:
-        for _ in range(rounds):
-            claim = await ops.call("claim_task", worker=worker, slots=1)
-            if not claim.get("task"):
-                rec.errors["claim_task"] += 1
-                continue
-            task = claim["task"]
-            session = await ops.call(
-                "register_agent",
-                task_id=task["id"],
-                worker=worker,
-                session_name=f"bench-{task['id']}",
-                cli="bench",
-            )
-            async with HephClient(url, session["token"]) as agent:
-                for i in range(3):
-                    await rec.timed(
-                        "create_task",
-                        agent,
-                        "create_task",
-                        phase=1 + i % 2,
-                        title=f"{worker} follow-up {i}",
-                        description="bench " * 30,
-                    )
-                    await rec.timed("get_tasks", agent, "get_tasks", status="running")
-                await rec.timed(
-                    "update_task_status",
-                    agent,
-                    "update_task_status",
-                    status="done",
-                    summary="benchmarked",
-                )
-            await ops.call("report_agent_exit", agent_id=session["agent_id"], reason="done")
+        claim = await ops.call("claim_task", worker=worker, slots=1)
+        task = claim["task"]
+        return await ops.call("register_agent", task_id=task["id"], worker=worker,
+                              session_name=f"bench-{task['id']}", cli="bench")
+
+
+async def agent_loop(url: str, token: str, worker: str, rounds: int, rec: Recorder) -> None:
+    """One agent's working life: create and list tasks, then report its own task done."""
+    async with HephClient(url, token) as agent:
+        for i in range(rounds):
+            await rec.timed("create_task", agent, "create_task", phase=1 + i % 2,
+                            title=f"{worker} follow-up {i}", description="bench " * 30)
+            await rec.timed("get_tasks", agent, "get_tasks", status="running")
+        await rec.timed("update_task_status", agent, "update_task_status",
+                        status="done", summary="benchmarked")
 
 
 async def floor_loop(url: str, token: str, calls: int, rec: Recorder) -> None:
@@ -100,28 +85,33 @@ async def floor_loop(url: str, token: str, calls: int, rec: Recorder) -> None:
 
 
 async def seed(url: str, user_token: str, tasks: int) -> str:
+    """A run with one queued task per agent (the first task is made by start_workflow)."""
     async with HephClient(url, user_token) as user:
         await user.call("register_workflow", definition=WORKFLOW)
         run_id = (await user.start_workflow("bench", "benchmark run"))["run_id"]
-        for i in range(tasks):
+        for i in range(tasks - 1):
             await user.create_task(run_id, phase=1, title=f"seed {i}", description="seed task")
     return run_id
 
 
 async def level(server: ServerProcess, clients: int, rounds: int) -> tuple[Recorder, dict]:
-    """Run the agent workload, then the floor; returns samples and each phase's wall time."""
+    """Agents first, then the floor, at the same concurrency; returns samples and wall times."""
     secrets = server.project / ".hephaestus" / "secrets"
     user, ops = local_token(secrets, "user"), local_token(secrets, "ops")
-    run_id = await seed(server.url, user, clients * rounds)
+    run_id = await seed(server.url, user, clients)
+    sessions = [await start_agent(server.url, ops, f"w{run_id}-{n}") for n in range(clients)]
     rec = Recorder()
     start = time.perf_counter()
-    await asyncio.gather(
-        *(agent_loop(server.url, ops, run_id, f"w{n}", rounds, rec) for n in range(clients))
-    )
+    await asyncio.gather(*(agent_loop(server.url, s["token"], f"w{n}", rounds, rec)
+                           for n, s in enumerate(sessions)))
     agents_wall = time.perf_counter() - start
     start = time.perf_counter()
-    await asyncio.gather(*(floor_loop(server.url, user, rounds * 7, rec) for _ in range(clients)))
-    return rec, {"agents": agents_wall, "floor": time.perf_counter() - start}
+    await asyncio.gather(*(floor_loop(server.url, user, rounds * 2, rec) for _ in range(clients)))
+    floor_wall = time.perf_counter() - start
+    async with HephClient(server.url, ops) as ops_client:
+        for s in sessions:
+            await ops_client.call("report_agent_exit", agent_id=s["agent_id"], reason="done")
+    return rec, {"agents": agents_wall, "floor": floor_wall}
 
 
 def pct(values: list[float], q: float) -> float:
@@ -151,7 +141,7 @@ def report(console: Console, clients: int, rec: Recorder, wall: dict[str, float]
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--levels", default="1,8,32")
     args = parser.parse_args()
     console = Console()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 import aiosqlite
 from pydantic import BaseModel, Field
@@ -43,55 +43,56 @@ class Principal(BaseModel):
     task_id: str | None = None
 
 
-class Task(BaseModel):
+class TaskSummary(BaseModel):
+    """A task as lists show it: enough to choose, without the long texts."""
+
     id: str
     run_id: str
     phase: int
     phase_name: str
     title: str
-    description: str
-    done_definition: str
     priority: Priority
     status: TaskStatus
     created_by: str
     parent_task_id: str | None
     depends_on: list[str] = Field(default_factory=list)
+    updated_at: str | None = None
+
+    @classmethod
+    def from_row(cls, row: aiosqlite.Row, phase_name: str, depends_on: list[str]) -> Self:
+        """Build from a `tasks` row; columns the model lacks are ignored."""
+        data: dict[str, Any] = dict(row)
+        data.update(
+            phase_name=phase_name,
+            depends_on=depends_on,
+            priority=PRIORITY_NAME.get(data["priority"], "medium"),
+        )
+        for key in ("created_at", "updated_at", "finished_at"):
+            if key in data:
+                data[key] = iso(data[key])
+        if "learnings" in data:
+            data["learnings"] = json.loads(data["learnings"])
+        return cls.model_validate(data)
+
+
+SUMMARY_COLUMNS = (
+    "id, run_id, phase, title, priority, status, created_by, parent_task_id, updated_at"
+)
+
+
+class Task(TaskSummary):
+    description: str
+    done_definition: str
     summary: str | None = None
     learnings: list[str] = Field(default_factory=list)
     attempts: int = 0
     failure_reason: str | None = None
     created_at: str | None = None
-    updated_at: str | None = None
     finished_at: str | None = None
-
-    @classmethod
-    def from_row(cls, row: aiosqlite.Row, phase_name: str, depends_on: list[str]) -> Task:
-        data: dict[str, Any] = dict(row)
-        return cls(
-            id=data["id"],
-            run_id=data["run_id"],
-            phase=data["phase"],
-            phase_name=phase_name,
-            title=data["title"],
-            description=data["description"],
-            done_definition=data["done_definition"],
-            priority=PRIORITY_NAME.get(data["priority"], "medium"),  # type: ignore[arg-type]
-            status=data["status"],
-            created_by=data["created_by"],
-            parent_task_id=data["parent_task_id"],
-            depends_on=depends_on,
-            summary=data["summary"],
-            learnings=json.loads(data["learnings"]),
-            attempts=data["attempts"],
-            failure_reason=data["failure_reason"],
-            created_at=iso(data["created_at"]),
-            updated_at=iso(data["updated_at"]),
-            finished_at=iso(data["finished_at"]),
-        )
 
 
 class TaskList(BaseModel):
-    tasks: list[Task]
+    tasks: list[TaskSummary] = Field(description="Summaries; get_task gives one in full")
 
 
 class Run(BaseModel):
@@ -128,7 +129,7 @@ class PhaseSummary(BaseModel):
     phase: int
     name: str
     counts: dict[str, int]
-    tasks: list[Task]
+    tasks: list[TaskSummary]
 
 
 class RunStatus(BaseModel):

@@ -96,6 +96,20 @@ class Store:
         return str(row[0]) if row else "no answer"
 
 
+async def query_all(
+    db: aiosqlite.Connection, sql: str, params: Iterable[Any] = ()
+) -> list[aiosqlite.Row]:
+    """Query inside a transaction in one hop to the connection's thread (not two)."""
+    return list(await db.execute_fetchall(sql, tuple(params)))
+
+
+async def query_one(
+    db: aiosqlite.Connection, sql: str, params: Iterable[Any] = ()
+) -> aiosqlite.Row | None:
+    found = await query_all(db, sql, params)
+    return found[0] if found else None
+
+
 async def _connect(path: Path) -> aiosqlite.Connection:
     # isolation_level=None: we issue BEGIN ourselves, so sqlite3 never opens
     # an implicit transaction behind our back.

@@ -16,7 +16,7 @@ from heph_mcp.identity import Identity
 from heph_mcp.records import ACTIVE_STATUSES, Agent, Principal, Task, iso
 from heph_mcp.services.common import TaskReader, new_id, now, record_event
 from heph_mcp.settings import Settings
-from heph_mcp.store import Store
+from heph_mcp.store import Store, query_all, query_one
 
 # An SQL tuple literal built from constants, never from input.
 ACTIVE = "(" + ", ".join(f"'{s}'" for s in ACTIVE_STATUSES) + ")"
@@ -69,7 +69,7 @@ class AgentService:
         async with self._store.transaction() as db:
             await self._expire_leases(db, principal.id)
             full = await self._capacity_reason(db, worker, slots)
-            row = None if full else await (await db.execute(NEXT_QUEUED)).fetchone()
+            row = None if full else await query_one(db, NEXT_QUEUED)
             if row is not None:
                 await db.execute(
                     "UPDATE tasks SET status = 'claimed', claimed_by = ?, lease_expires_at = ?,"
@@ -100,11 +100,9 @@ class AgentService:
     ) -> AgentSession:
         agent_id = new_id("a")
         async with self._store.transaction() as db:
-            row = await (
-                await db.execute(
-                    "SELECT run_id, status, claimed_by FROM tasks WHERE id = ?", (task_id,)
-                )
-            ).fetchone()
+            row = await query_one(
+                db, "SELECT run_id, status, claimed_by FROM tasks WHERE id = ?", (task_id,)
+            )
             if row is None:
                 raise NotFound(f"no task {task_id!r}")
             if row["status"] != "claimed" or row["claimed_by"] != worker:
@@ -136,13 +134,12 @@ class AgentService:
 
     async def report_exit(self, principal: Principal, agent_id: str, reason: str) -> ExitOutcome:
         async with self._store.transaction() as db:
-            row = await (
-                await db.execute(
-                    "SELECT a.task_id, a.run_id, a.status AS agent_status, t.status, t.attempts"
-                    " FROM agents a JOIN tasks t ON t.id = a.task_id WHERE a.id = ?",
-                    (agent_id,),
-                )
-            ).fetchone()
+            row = await query_one(
+                db,
+                "SELECT a.task_id, a.run_id, a.status AS agent_status, t.status, t.attempts"
+                " FROM agents a JOIN tasks t ON t.id = a.task_id WHERE a.id = ?",
+                (agent_id,),
+            )
             if row is None:
                 raise NotFound(f"no agent {agent_id!r}")
             if row["agent_status"] == "exited":
@@ -150,9 +147,7 @@ class AgentService:
             await self._end_agent(db, agent_id, reason)
             retried = await self._settle_task(db, row, reason, principal.id)
             status = (
-                await (
-                    await db.execute("SELECT status FROM tasks WHERE id = ?", (row["task_id"],))
-                ).fetchone()
+                await query_one(db, "SELECT status FROM tasks WHERE id = ?", (row["task_id"],))
             )["status"]
         return ExitOutcome(
             agent_id=agent_id, task_id=row["task_id"], task_status=status, retried=retried
@@ -197,10 +192,12 @@ class AgentService:
         ]
 
     async def _capacity_reason(self, db: aiosqlite.Connection, worker: str, slots: int) -> str:
-        cursor = await db.execute(
-            f"SELECT COUNT(*), SUM(claimed_by = ?) FROM tasks WHERE status IN {ACTIVE}", (worker,)
+        counts = await query_one(
+            db,
+            f"SELECT COUNT(*), SUM(claimed_by = ?) FROM tasks WHERE status IN {ACTIVE}",
+            (worker,),
         )
-        total, mine = await cursor.fetchone()  # type: ignore[misc]
+        total, mine = counts  # type: ignore[misc]
         if total >= self._settings.max_concurrent_agents:
             return f"server cap reached ({total}/{self._settings.max_concurrent_agents} active)"
         if (mine or 0) >= slots:
@@ -208,19 +205,16 @@ class AgentService:
         return ""
 
     async def _expire_leases(self, db: aiosqlite.Connection, actor: str) -> None:
-        rows = await (
-            await db.execute(
-                f"SELECT id, run_id, attempts FROM tasks WHERE status IN {ACTIVE}"
-                " AND lease_expires_at < ?",
-                (now(),),
-            )
-        ).fetchall()
+        rows = await query_all(
+            db,
+            f"SELECT id, run_id, attempts FROM tasks WHERE status IN {ACTIVE}"
+            " AND lease_expires_at < ?",
+            (now(),),
+        )
         for row in rows:
-            agents = await (
-                await db.execute(
-                    "SELECT id FROM agents WHERE task_id = ? AND status = 'running'", (row["id"],)
-                )
-            ).fetchall()
+            agents = await query_all(
+                db, "SELECT id FROM agents WHERE task_id = ? AND status = 'running'", (row["id"],)
+            )
             for agent in agents:
                 await self._end_agent(db, agent["id"], "lease expired")
             await self._settle_task(

@@ -10,7 +10,7 @@ from typing import Any
 import aiosqlite
 
 from heph_mcp.errors import NotFound
-from heph_mcp.records import Task
+from heph_mcp.records import SUMMARY_COLUMNS, Task, TaskSummary
 from heph_mcp.store import Store
 from phases import Workflow
 
@@ -66,15 +66,23 @@ class TaskReader:
         self._workflows = workflows
 
     async def many(self, where: str, params: tuple[Any, ...] = ()) -> list[Task]:
+        return await self._read(Task, "*", where, params)  # type: ignore[return-value]
+
+    async def summaries(self, where: str, params: tuple[Any, ...] = ()) -> list[TaskSummary]:
+        return await self._read(TaskSummary, SUMMARY_COLUMNS, where, params)
+
+    async def _read(
+        self, model: type[TaskSummary], columns: str, where: str, params: tuple[Any, ...]
+    ) -> list[TaskSummary]:
         rows = await self._store.fetchall(
-            f"SELECT * FROM tasks WHERE {where} ORDER BY created_at, rowid", params
+            f"SELECT {columns} FROM tasks WHERE {where} ORDER BY created_at, rowid", params
         )
         if not rows:
             return []
         deps = await self._dependencies([r["id"] for r in rows])
         names = self._workflows.phase_name
         return [
-            Task.from_row(r, await names(r["run_id"], r["phase"]), deps.get(r["id"], []))
+            model.from_row(r, await names(r["run_id"], r["phase"]), deps.get(r["id"], []))
             for r in rows
         ]
 

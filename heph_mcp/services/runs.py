@@ -15,7 +15,7 @@ from heph_mcp.records import (
     Principal,
     Run,
     RunStatus,
-    Task,
+    TaskSummary,
     iso,
 )
 from heph_mcp.services.common import RunWorkflows, TaskReader, new_id, now, record_event
@@ -146,7 +146,7 @@ class RunService:
 
     async def _run_status(self, run: Run) -> RunStatus:
         workflow = await self._run_workflows.get(run.id)
-        tasks = await self._tasks.many("run_id = ?", (run.id,))
+        tasks = await self._tasks.summaries("run_id = ?", (run.id,))
         agent_rows = await self._store.fetchall(
             "SELECT * FROM agents WHERE run_id = ? AND status = 'running' ORDER BY started_at",
             (run.id,),
@@ -155,7 +155,7 @@ class RunService:
         return RunStatus(run=run, phases=phases, agents=[Agent.from_row(a) for a in agent_rows])
 
 
-def _phase_summary(phase_id: int, name: str, tasks: list[Task]) -> PhaseSummary:
+def _phase_summary(phase_id: int, name: str, tasks: list[TaskSummary]) -> PhaseSummary:
     mine = [t for t in tasks if t.phase == phase_id]
     counts: dict[str, int] = {}
     for task in mine:

@@ -12,9 +12,9 @@ import json
 import aiosqlite
 
 from heph_mcp.errors import Conflict, Forbidden, InvalidRequest, NotFound
-from heph_mcp.records import PRIORITY_VALUE, Principal, Task
+from heph_mcp.records import PRIORITY_VALUE, Principal, Task, TaskSummary, iso
 from heph_mcp.services.common import RunWorkflows, TaskReader, new_id, now, record_event
-from heph_mcp.store import Store
+from heph_mcp.store import Store, query_all, query_one
 
 FINISHABLE = ("claimed", "running", "needs_work")
 
@@ -40,45 +40,65 @@ class TaskService:
         if not title.strip() or not description.strip():
             raise InvalidRequest("title and description must not be blank")
         run_id = self._target_run(principal, run)
-        await self._require_active(run_id)
         phase_id = await self._phase_id(run_id, phase)
-        deps = sorted(set(depends_on or []))
-        task_id, ts = new_id("t"), now()
+        task = Task(
+            id=new_id("t"),
+            run_id=run_id,
+            phase=phase_id,
+            phase_name=await self._workflows.phase_name(run_id, phase_id),
+            title=title.strip(),
+            description=description,
+            done_definition=done_definition,
+            priority=priority,
+            status="queued",  # type: ignore[arg-type]
+            created_by=principal.id,
+            parent_task_id=principal.task_id,
+            depends_on=sorted(set(depends_on or [])),
+        )
+        ts = now()
         async with self._store.transaction() as db:
-            blocked = await self._unfinished_dependencies(db, run_id, deps)
-            await db.execute(
-                "INSERT INTO tasks (id, run_id, phase, title, description, done_definition,"
-                " priority, status, created_by, parent_task_id, created_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    task_id,
-                    run_id,
-                    phase_id,
-                    title.strip(),
-                    description,
-                    done_definition,
-                    PRIORITY_VALUE[priority],
-                    "blocked" if blocked else "queued",
-                    principal.id,
-                    principal.task_id,
-                    ts,
-                    ts,
-                ),
-            )
-            await db.executemany(
-                "INSERT INTO task_dependencies (task_id, depends_on) VALUES (?, ?)",
-                [(task_id, d) for d in deps],
-            )
+            await self._require_active(db, run_id)
+            if await self._unfinished_dependencies(db, run_id, task.depends_on):
+                task.status = "blocked"
+            await self._insert(db, task, ts)
             await record_event(
                 db,
                 principal.id,
                 "task_created",
                 run_id=run_id,
-                task_id=task_id,
+                task_id=task.id,
                 phase=phase_id,
-                blocked_by=blocked,
+                status=task.status,
             )
-        return await self.reader.one(task_id)
+        task.created_at = task.updated_at = iso(ts)
+        return task
+
+    @staticmethod
+    async def _insert(db: aiosqlite.Connection, task: Task, ts: float) -> None:
+        await db.execute(
+            "INSERT INTO tasks (id, run_id, phase, title, description, done_definition,"
+            " priority, status, created_by, parent_task_id, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                task.id,
+                task.run_id,
+                task.phase,
+                task.title,
+                task.description,
+                task.done_definition,
+                PRIORITY_VALUE[task.priority],
+                task.status,
+                task.created_by,
+                task.parent_task_id,
+                ts,
+                ts,
+            ),
+        )
+        if task.depends_on:
+            await db.executemany(
+                "INSERT INTO task_dependencies (task_id, depends_on) VALUES (?, ?)",
+                [(task.id, d) for d in task.depends_on],
+            )
 
     async def get(self, principal: Principal, task_id: str) -> Task:
         task = await self.reader.one(task_id)
@@ -94,7 +114,7 @@ class TaskService:
         status: str | None = None,
         phase: int | str | None = None,
         run: str | None = None,
-    ) -> list[Task]:
+    ) -> list[TaskSummary]:
         clauses, params = [], []
         run_id = principal.run_id if principal.role == "agent" else run
         if principal.role == "agent" and run not in (None, principal.run_id):
@@ -111,7 +131,7 @@ class TaskService:
         if status is not None:
             clauses.append("status = ?")
             params.append(status)
-        return await self.reader.many(" AND ".join(clauses) or "1", tuple(params))
+        return await self.reader.summaries(" AND ".join(clauses) or "1", tuple(params))
 
     async def finish_own(
         self, principal: Principal, status: str, summary: str, learnings: list[str]
@@ -120,9 +140,7 @@ class TaskService:
             raise Forbidden("only an agent can report on its own task")
         task_id = principal.task_id
         async with self._store.transaction() as db:
-            row = await (
-                await db.execute("SELECT status, run_id FROM tasks WHERE id = ?", (task_id,))
-            ).fetchone()
+            row = await query_one(db, "SELECT status, run_id FROM tasks WHERE id = ?", (task_id,))
             if row is None:
                 raise NotFound(f"your task {task_id} no longer exists")
             if row["status"] not in FINISHABLE:
@@ -151,8 +169,10 @@ class TaskService:
             raise InvalidRequest("`run` is required: name the run to add the task to")
         return run
 
-    async def _require_active(self, run_id: str) -> None:
-        row = await self._store.fetchone("SELECT status FROM runs WHERE id = ?", (run_id,))
+    @staticmethod
+    async def _require_active(db: aiosqlite.Connection, run_id: str) -> None:
+        """Checked inside the write transaction, so a concurrent cancel cannot slip between."""
+        row = await query_one(db, "SELECT status FROM runs WHERE id = ?", (run_id,))
         if row is None:
             raise NotFound(f"no run {run_id!r}; workflow_status lists the runs")
         if row["status"] != "active":
@@ -172,12 +192,11 @@ class TaskService:
         if not deps:
             return []
         marks = ",".join("?" * len(deps))
-        rows = await (
-            await db.execute(
-                f"SELECT id, status FROM tasks WHERE run_id = ? AND id IN ({marks})",
-                (run_id, *deps),
-            )
-        ).fetchall()
+        rows = await query_all(
+            db,
+            f"SELECT id, status FROM tasks WHERE run_id = ? AND id IN ({marks})",
+            (run_id, *deps),
+        )
         missing = set(deps) - {r["id"] for r in rows}
         if missing:
             raise InvalidRequest(
@@ -189,15 +208,14 @@ class TaskService:
 
 async def release_dependents(db: aiosqlite.Connection, task_id: str, actor: str) -> None:
     """Queue blocked tasks whose every dependency is now done."""
-    rows = await (
-        await db.execute(
-            "SELECT t.id, t.run_id FROM tasks t JOIN task_dependencies d ON d.task_id = t.id"
-            " WHERE d.depends_on = ? AND t.status = 'blocked' AND NOT EXISTS ("
-            "  SELECT 1 FROM task_dependencies d2 JOIN tasks b ON b.id = d2.depends_on"
-            "  WHERE d2.task_id = t.id AND b.status != 'done')",
-            (task_id,),
-        )
-    ).fetchall()
+    rows = await query_all(
+        db,
+        "SELECT t.id, t.run_id FROM tasks t JOIN task_dependencies d ON d.task_id = t.id"
+        " WHERE d.depends_on = ? AND t.status = 'blocked' AND NOT EXISTS ("
+        "  SELECT 1 FROM task_dependencies d2 JOIN tasks b ON b.id = d2.depends_on"
+        "  WHERE d2.task_id = t.id AND b.status != 'done')",
+        (task_id,),
+    )
     for row in rows:
         await db.execute(
             "UPDATE tasks SET status = 'queued', updated_at = ? WHERE id = ?", (now(), row["id"])
