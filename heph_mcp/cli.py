@@ -26,7 +26,7 @@ app = typer.Typer(
 )
 app.add_typer(workflows_app, name="workflows")
 console = Console()
-errors = Console(stderr=True)
+errors = Console(stderr=True, soft_wrap=True)
 
 Project = Annotated[Path | None, typer.Option(help="Project repository (default: cwd)")]
 Host = Annotated[str | None, typer.Option(help="Bind address (default 127.0.0.1)")]

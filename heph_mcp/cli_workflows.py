@@ -16,7 +16,7 @@ workflows_app = typer.Typer(
     name="workflows", help="List, show and check workflows.", no_args_is_help=True
 )
 console = Console()
-errors = Console(stderr=True)
+errors = Console(stderr=True, soft_wrap=True)
 
 Paths = Annotated[list[Path] | None, typer.Option("--path", help="Extra workflow file or folder")]
 
