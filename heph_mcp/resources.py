@@ -36,7 +36,7 @@ def register(mcp: FastMCP) -> None:
     @mcp.resource("heph://workflows", mime_type="application/json", auth=ALL)
     async def workflows(ctx: Context) -> str:
         """Every workflow this server offers, with its phases."""
-        infos = [WorkflowInfo.of(w).model_dump() for w in services(ctx).workflows.list()]
+        infos = [WorkflowInfo.of(w).model_dump() for w in services(ctx).workflows.all()]
         return json.dumps({"workflows": infos}, indent=2)
 
     @mcp.resource("heph://workflows/{name}", mime_type="application/json", auth=ALL)

@@ -8,6 +8,9 @@ launcher that died be claimed again.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import aiosqlite
 from pydantic import BaseModel
 
@@ -141,16 +144,17 @@ class AgentService:
                 (agent_id,),
             )
             if row is None:
-                raise NotFound(f"no agent {agent_id!r}")
+                raise NotFound(f"no agent {agent_id!r}; list_agents shows the running ones")
             if row["agent_status"] == "exited":
                 raise Conflict(f"agent {agent_id} has already exited")
             await self._end_agent(db, agent_id, reason)
-            retried = await self._settle_task(db, row, reason, principal.id)
-            status = (
-                await query_one(db, "SELECT status FROM tasks WHERE id = ?", (row["task_id"],))
-            )["status"]
+            status = await self._settle_task(db, dict(row), reason, principal.id)
+        # Only an open task can be settled, so "queued" afterwards means it was retried.
         return ExitOutcome(
-            agent_id=agent_id, task_id=row["task_id"], task_status=status, retried=retried
+            agent_id=agent_id,
+            task_id=row["task_id"],
+            task_status=status,
+            retried=status == "queued",
         )
 
     async def heartbeat(self, worker: str, lease: float) -> int:
@@ -231,10 +235,15 @@ class AgentService:
         )
         await self._identity.revoke(db, agent_id)
 
-    async def _settle_task(self, db: aiosqlite.Connection, row, reason: str, actor: str) -> bool:  # type: ignore[no-untyped-def]
-        """An agent left without reporting: retry its task, or fail it when out of attempts."""
+    async def _settle_task(
+        self, db: aiosqlite.Connection, row: Mapping[str, Any], reason: str, actor: str
+    ) -> str:
+        """An agent left without reporting: retry its task, or fail it when out of attempts.
+
+        Returns the task's status afterwards.
+        """
         if row["status"] not in ("claimed", "running", "needs_work"):
-            return False
+            return str(row["status"])
         retry = row["attempts"] < self._settings.max_attempts
         await db.execute(
             "UPDATE tasks SET status = ?, failure_reason = ?, claimed_by = NULL,"
@@ -255,4 +264,4 @@ class AgentService:
             task_id=row["task_id"],
             reason=reason,
         )
-        return retry
+        return "queued" if retry else "failed"

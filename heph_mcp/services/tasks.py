@@ -8,11 +8,12 @@ an agent may change.
 from __future__ import annotations
 
 import json
+from typing import Any, cast
 
 import aiosqlite
 
 from heph_mcp.errors import Conflict, Forbidden, InvalidRequest, NotFound
-from heph_mcp.records import PRIORITY_VALUE, Principal, Task, TaskSummary, iso
+from heph_mcp.records import PRIORITY_VALUE, Principal, Priority, Task, TaskSummary, iso
 from heph_mcp.services.common import RunWorkflows, TaskReader, new_id, now, record_event
 from heph_mcp.store import Store, query_all, query_one
 
@@ -49,8 +50,8 @@ class TaskService:
             title=title.strip(),
             description=description,
             done_definition=done_definition,
-            priority=priority,
-            status="queued",  # type: ignore[arg-type]
+            priority=cast(Priority, priority),
+            status="queued",
             created_by=principal.id,
             parent_task_id=principal.task_id,
             depends_on=sorted(set(depends_on or [])),
@@ -107,7 +108,7 @@ class TaskService:
             raise NotFound(f"no task {task_id!r}; get_tasks lists the tasks you can see")
         return task
 
-    async def list(
+    async def find(
         self,
         principal: Principal,
         *,
@@ -115,7 +116,8 @@ class TaskService:
         phase: int | str | None = None,
         run: str | None = None,
     ) -> list[TaskSummary]:
-        clauses, params = [], []
+        clauses: list[str] = []
+        params: list[Any] = []
         run_id = principal.run_id if principal.role == "agent" else run
         if principal.role == "agent" and run not in (None, principal.run_id):
             raise Forbidden(f"agents see only their own run ({principal.run_id}); omit `run`")
@@ -197,7 +199,7 @@ class TaskService:
             f"SELECT id, status FROM tasks WHERE run_id = ? AND id IN ({marks})",
             (run_id, *deps),
         )
-        missing = set(deps) - {r["id"] for r in rows}
+        missing: set[str] = set(deps) - {r["id"] for r in rows}
         if missing:
             raise InvalidRequest(
                 f"depends_on names tasks not in this run: {sorted(missing)}; "

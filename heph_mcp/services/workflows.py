@@ -24,7 +24,7 @@ class WorkflowService:
         for row in await self._store.fetchall("SELECT definition FROM workflows"):
             self.registry.add(Workflow.model_validate_json(row["definition"]))
 
-    def list(self) -> list[Workflow]:
+    def all(self) -> list[Workflow]:
         return self.registry.all()
 
     def get(self, name: str) -> Workflow:

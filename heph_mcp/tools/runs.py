@@ -61,7 +61,7 @@ def register(mcp: FastMCP, limits: Limits) -> None:
     @mcp.tool(auth=roles("user"), annotations=READ_ONLY)
     async def list_workflows(ctx: Context) -> WorkflowList:
         """List the workflows this server can run, with their phases."""
-        return WorkflowList(workflows=[WorkflowInfo.of(w) for w in services(ctx).workflows.list()])
+        return WorkflowList(workflows=[WorkflowInfo.of(w) for w in services(ctx).workflows.all()])
 
     @mcp.tool(auth=roles("user"), annotations=IDEMPOTENT_WRITE)
     async def register_workflow(

@@ -72,7 +72,7 @@ def register(mcp: FastMCP, limits: Limits) -> None:
         run: RunRef = None,
     ) -> TaskList:
         """List tasks of your run, optionally only one status or phase."""
-        tasks = await services(ctx).tasks.list(
+        tasks = await services(ctx).tasks.find(
             current_principal(), status=status, phase=phase, run=run
         )
         return TaskList(tasks=tasks)
