@@ -63,19 +63,31 @@ async def start_agent(url: str, ops_token: str, worker: str) -> dict:
     async with HephClient(url, ops_token) as ops:
         claim = await ops.call("claim_task", worker=worker, slots=1)
         task = claim["task"]
-        return await ops.call("register_agent", task_id=task["id"], worker=worker,
-                              session_name=f"bench-{task['id']}", cli="bench")
+        return await ops.call(
+            "register_agent",
+            task_id=task["id"],
+            worker=worker,
+            session_name=f"bench-{task['id']}",
+            cli="bench",
+        )
 
 
 async def agent_loop(url: str, token: str, worker: str, rounds: int, rec: Recorder) -> None:
     """One agent's working life: create and list tasks, then report its own task done."""
     async with HephClient(url, token) as agent:
         for i in range(rounds):
-            await rec.timed("create_task", agent, "create_task", phase=1 + i % 2,
-                            title=f"{worker} follow-up {i}", description="bench " * 30)
+            await rec.timed(
+                "create_task",
+                agent,
+                "create_task",
+                phase=1 + i % 2,
+                title=f"{worker} follow-up {i}",
+                description="bench " * 30,
+            )
             await rec.timed("get_tasks", agent, "get_tasks", status="running")
-        await rec.timed("update_task_status", agent, "update_task_status",
-                        status="done", summary="benchmarked")
+        await rec.timed(
+            "update_task_status", agent, "update_task_status", status="done", summary="benchmarked"
+        )
 
 
 async def floor_loop(url: str, token: str, calls: int, rec: Recorder) -> None:
@@ -102,8 +114,9 @@ async def level(server: ServerProcess, clients: int, rounds: int) -> tuple[Recor
     sessions = [await start_agent(server.url, ops, f"w{run_id}-{n}") for n in range(clients)]
     rec = Recorder()
     start = time.perf_counter()
-    await asyncio.gather(*(agent_loop(server.url, s["token"], f"w{n}", rounds, rec)
-                           for n, s in enumerate(sessions)))
+    await asyncio.gather(
+        *(agent_loop(server.url, s["token"], f"w{n}", rounds, rec) for n, s in enumerate(sessions))
+    )
     agents_wall = time.perf_counter() - start
     start = time.perf_counter()
     await asyncio.gather(*(floor_loop(server.url, user, rounds * 2, rec) for _ in range(clients)))

@@ -7,7 +7,7 @@ run several servers side by side with their own stores.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,10 +20,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from heph_mcp import prompts, resources
 from heph_mcp.identity import HephTokenVerifier
+from heph_mcp.memory import Memory
 from heph_mcp.records import Principal
 from heph_mcp.services import Services
 from heph_mcp.settings import Settings
 from heph_mcp.store import Store
+from heph_mcp.tools import memory as memory_tools
 from heph_mcp.tools import ops, runs, tasks
 from heph_mcp.tools.common import Limits
 from phases import Workflow, WorkflowRegistry
@@ -52,25 +54,29 @@ def build_server(
     settings: Settings,
     *,
     store: Store | None = None,
-    memory: Any = None,
+    memory: Memory | None = None,
     workflows: list[Workflow] | None = None,
 ) -> FastMCP:
-    """Build the MCP server; `store` lets tests share one, otherwise it is opened at start."""
+    """Build the MCP server; a given store or memory is used as is and left open at stop."""
     runtime = Runtime(extra_workflows=list(workflows or []))
 
     @asynccontextmanager
     async def lifespan(_: FastMCP) -> AsyncIterator[dict[str, Any]]:
-        own = store or await Store.open(settings.db_path)
         registry = WorkflowRegistry.with_builtins(settings.workflow_paths)
         for workflow in runtime.extra_workflows:
             registry.add(workflow)
-        runtime.services = await Services.create(settings, own, registry)
-        try:
-            yield {"services": runtime.services, "memory": memory}
-        finally:
-            runtime.services = None
+        async with AsyncExitStack() as stack:
+            own_store = store or await Store.open(settings.db_path)
             if store is None:
-                await own.close()
+                stack.push_async_callback(own_store.close)
+            own_memory = memory or Memory.open(settings)
+            if memory is None:
+                stack.push_async_callback(own_memory.close)
+            runtime.services = await Services.create(settings, own_store, registry, own_memory)
+            try:
+                yield {"services": runtime.services}
+            finally:
+                runtime.services = None
 
     mcp = FastMCP(
         "hephaestus",
@@ -82,6 +88,7 @@ def build_server(
     limits = Limits(text=settings.max_text_chars)
     runs.register(mcp, limits)
     tasks.register(mcp, limits)
+    memory_tools.register(mcp, limits)
     ops.register(mcp)
     resources.register(mcp)
     prompts.register(mcp)

@@ -7,15 +7,20 @@ exact tool names it will see in Claude Code (`mcp__hephaestus__<tool>`).
 from __future__ import annotations
 
 from heph_mcp.records import RunStatus, Task
+from heph_mcp.services.memories import MemoryHit
 from phases import Phase, Workflow
 
 TOOL_GUIDE = """\
 ## How to work with Hephaestus
 You are one agent of a swarm. Your identity, run and task come from your token.
 - `get_task` / `get_tasks` show work in your run; `get_agent_status` shows who is doing what.
+- `find_memories(query)` searches what other agents learned; check it before digging.
+  `save_memory(content, type)` shares a discovery, decision, error_fix, warning or
+  codebase_knowledge the moment you have it.
 - `create_task(phase, title, description, ...)` adds work to ANY phase of this run
   when you discover something worth doing (a new bug, a missing test, a follow-up).
   Do not do that work yourself if it is outside your task: create the task.
+  If the answer says status "duplicate", that work already exists (see duplicate_of).
 - When your task is finished, call `update_task_status(status="done", summary=...)`
   with what you did and how it was checked (commits, files, commands). If you cannot
   finish, call it with status="failed" and say why. Do this exactly once, last.
@@ -43,7 +48,9 @@ def phase_instructions(workflow: Workflow, phase: Phase) -> str:
     return "\n".join(parts)
 
 
-def task_brief(workflow: Workflow, task: Task, goal: str) -> str:
+def task_brief(
+    workflow: Workflow, task: Task, goal: str, memories: list[MemoryHit] | None = None
+) -> str:
     phase = workflow.phase(task.phase)
     parts = [
         f"# Your task: {task.title}",
@@ -58,6 +65,9 @@ def task_brief(workflow: Workflow, task: Task, goal: str) -> str:
         parts += ["", "## Done definition for this task", task.done_definition.strip()]
     if task.failure_reason:
         parts += ["", "## A previous attempt ended early", task.failure_reason]
+    if memories:
+        parts += ["", "## What the swarm already knows (shared memory, most relevant first)"]
+        parts += [f"- [{m.memory.type}] {m.memory.content.strip()}" for m in memories]
     parts += ["", phase_instructions(workflow, phase), "", TOOL_GUIDE]
     return "\n".join(parts)
 

@@ -17,6 +17,8 @@ from fastmcp import Client
 
 from heph_mcp.app import build_app
 from heph_mcp.identity import local_token
+from heph_mcp.memory import Memory
+from heph_mcp.memory.embedder import Embedder
 from heph_mcp.serve import prepare, running_url
 from heph_mcp.settings import Settings
 from phases import Workflow
@@ -99,11 +101,18 @@ def all_tasks_finished(status: dict[str, Any]) -> bool:
 class LocalServer:
     """A server in a background thread, for scripts and tests that want one in-process."""
 
-    def __init__(self, settings: Settings, workflows: list[Workflow] | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        workflows: list[Workflow] | None = None,
+        embedder: Embedder | None = None,
+    ):
+        """`embedder` shares an already loaded model (its Qdrant stays this server's own)."""
         prepare(settings)
         self.settings = settings
+        self.memory = Memory.open(settings, embedder=embedder) if embedder else None
         config = uvicorn.Config(
-            build_app(settings, workflows=workflows),
+            build_app(settings, workflows=workflows, memory=self.memory),
             host=settings.host,
             port=settings.port,
             log_level="warning",
@@ -124,6 +133,8 @@ class LocalServer:
     def __exit__(self, *exc: object) -> None:
         self._server.should_exit = True
         self._thread.join(timeout=10)
+        if self.memory is not None:
+            asyncio.run(self.memory.close())
 
     def client(self) -> HephClient:
         return HephClient(self.settings.url, local_token(self.settings.secrets_dir, "user"))

@@ -94,4 +94,34 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX events_run ON events (run_id, id);
         """,
     ),
+    (
+        "memory_and_task_links",
+        """
+        CREATE TABLE memories (
+            id TEXT PRIMARY KEY,
+            scope TEXT NOT NULL,
+            type TEXT NOT NULL CHECK (type IN ('discovery', 'decision', 'error_fix', 'warning',
+                'codebase_knowledge', 'learning')),
+            content TEXT NOT NULL,
+            tags TEXT NOT NULL DEFAULT '[]',
+            files TEXT NOT NULL DEFAULT '[]',
+            created_by TEXT NOT NULL,
+            task_id TEXT REFERENCES tasks(id),
+            merged_count INTEGER NOT NULL DEFAULT 0,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        );
+        CREATE INDEX memories_scope ON memories (scope, created_at);
+        CREATE TABLE task_links (
+            task_id TEXT NOT NULL REFERENCES tasks(id),
+            related_id TEXT NOT NULL REFERENCES tasks(id),
+            kind TEXT NOT NULL CHECK (kind IN ('duplicate', 'related')),
+            score REAL NOT NULL,
+            PRIMARY KEY (task_id, related_id)
+        );
+        CREATE INDEX task_links_related ON task_links (related_id);
+        CREATE INDEX task_dependencies_on ON task_dependencies (depends_on);
+        ALTER TABLE tasks ADD COLUMN duplicate_of TEXT REFERENCES tasks(id)
+        """,
+    ),
 ]

@@ -49,4 +49,7 @@ async def _brief(ctx: Context, task_id: str | None) -> str:
         raise InvalidRequest("task_id is required for the user and ops roles")
     task = await svc.tasks.get(me, task_id)
     run = await svc.runs.get(task.run_id)
-    return render_brief(await svc.run_workflows.get(task.run_id), task, run.goal)
+    memories = await svc.memories.for_brief(
+        task.run_id, f"{task.title}\n{task.description}", svc.settings.brief_memory_chars
+    )
+    return render_brief(await svc.run_workflows.get(task.run_id), task, run.goal, memories)

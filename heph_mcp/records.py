@@ -80,6 +80,14 @@ SUMMARY_COLUMNS = (
 )
 
 
+class RelatedTask(BaseModel):
+    id: str
+    title: str
+    phase: int
+    status: str
+    score: float = Field(description="Cosine similarity of title + description, 0..1")
+
+
 class Task(TaskSummary):
     description: str
     done_definition: str
@@ -89,6 +97,10 @@ class Task(TaskSummary):
     failure_reason: str | None = None
     created_at: str | None = None
     finished_at: str | None = None
+    duplicate_of: str | None = Field(
+        default=None, description="Set when status is duplicate: the existing task to follow"
+    )
+    related: list[RelatedTask] = Field(default_factory=list)
 
 
 class TaskList(BaseModel):

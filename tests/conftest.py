@@ -8,7 +8,7 @@ bearer token, without a socket.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +21,8 @@ from fastmcp.utilities.tests import ASGIServer
 
 from heph_mcp.app import build_app
 from heph_mcp.identity import local_token
+from heph_mcp.memory import Memory
+from heph_mcp.memory.embedder import LocalEmbedder
 from heph_mcp.settings import Settings, load_settings
 
 
@@ -95,21 +97,38 @@ class Heph:
         return Agent(data["agent_id"], task["id"], task["run_id"], data["token"])
 
 
+@pytest.fixture(scope="session")
+def embedder() -> Iterator[LocalEmbedder]:
+    """The real default model, loaded once for the whole session (about 5 s)."""
+    model = LocalEmbedder()
+    yield model
+    model.close()
+
+
 @asynccontextmanager
-async def serving(settings: Settings) -> AsyncIterator[Heph]:
-    """Start the app (lifespan and all) on `settings`; leaving the block stops it."""
-    app = build_app(settings)
-    async with run_asgi_lifespan(app):
-        yield Heph(settings, ASGIServer(url="http://127.0.0.1/mcp", app=app, transport_type="http"))
+async def serving(settings: Settings, embedder: LocalEmbedder) -> AsyncIterator[Heph]:
+    """Start the app (lifespan and all) on `settings`; leaving the block stops it.
+
+    Qdrant is embedded in the test's own folder; only the loaded model is shared.
+    """
+    memory = Memory.open(settings, embedder=embedder)
+    app = build_app(settings, memory=memory)
+    try:
+        async with run_asgi_lifespan(app):
+            yield Heph(
+                settings, ASGIServer(url="http://127.0.0.1/mcp", app=app, transport_type="http")
+            )
+    finally:
+        await memory.close()
 
 
 @pytest.fixture
-def serve() -> Callable[[Settings], AbstractAsyncContextManager[Heph]]:
+def serve(embedder: LocalEmbedder) -> Callable[[Settings], AbstractAsyncContextManager[Heph]]:
     """For tests that stop and start the server on the same state."""
-    return serving
+    return lambda settings: serving(settings, embedder)
 
 
 @pytest.fixture
-async def heph(settings: Settings) -> AsyncIterator[Heph]:
-    async with serving(settings) as running:
+async def heph(settings: Settings, embedder: LocalEmbedder) -> AsyncIterator[Heph]:
+    async with serving(settings, embedder) as running:
         yield running

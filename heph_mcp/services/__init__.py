@@ -5,8 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from heph_mcp.identity import Identity
+from heph_mcp.memory import Memory
+from heph_mcp.records import Principal, Task
 from heph_mcp.services.agents import AgentService
 from heph_mcp.services.common import RunWorkflows, TaskReader
+from heph_mcp.services.dedup import TaskDeduper
+from heph_mcp.services.memories import MemoryService
 from heph_mcp.services.runs import RunService
 from heph_mcp.services.tasks import TaskService
 from heph_mcp.services.workflows import WorkflowService
@@ -24,22 +28,39 @@ class Services:
     runs: RunService
     tasks: TaskService
     agents: AgentService
+    memories: MemoryService
+    dedup: TaskDeduper
     run_workflows: RunWorkflows
 
     @classmethod
-    async def create(cls, settings: Settings, store: Store, registry: WorkflowRegistry) -> Services:
+    async def create(
+        cls, settings: Settings, store: Store, registry: WorkflowRegistry, memory: Memory
+    ) -> Services:
         identity = Identity(store, settings.secrets_dir)
         run_workflows = RunWorkflows(store)
         reader = TaskReader(store, run_workflows)
         workflows = WorkflowService(store, registry)
         await workflows.load_registered()
+        await memory.ensure_collections()
+        dedup = TaskDeduper(store, memory, settings)
         return cls(
             settings=settings,
             store=store,
             identity=identity,
             workflows=workflows,
             runs=RunService(store, workflows, run_workflows, reader),
-            tasks=TaskService(store, run_workflows, reader),
+            tasks=TaskService(store, run_workflows, reader, dedup),
             agents=AgentService(store, identity, reader, settings),
+            memories=MemoryService(store, memory, settings),
+            dedup=dedup,
             run_workflows=run_workflows,
         )
+
+    async def finish_task(
+        self, principal: Principal, status: str, summary: str, learnings: list[str]
+    ) -> Task:
+        """Report the caller's own task; its learnings become memories of its run."""
+        task = await self.tasks.finish_own(principal, status, summary, learnings)
+        for learning in learnings:
+            await self.memories.save(principal, learning, "learning", task_id=task.id)
+        return task

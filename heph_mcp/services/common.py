@@ -10,7 +10,7 @@ from typing import Any
 import aiosqlite
 
 from heph_mcp.errors import NotFound
-from heph_mcp.records import SUMMARY_COLUMNS, Task, TaskSummary
+from heph_mcp.records import SUMMARY_COLUMNS, RelatedTask, Task, TaskSummary
 from heph_mcp.store import Store
 from phases import Workflow
 
@@ -90,7 +90,18 @@ class TaskReader:
         tasks = await self.many("id = ?", (task_id,))
         if not tasks:
             raise NotFound(f"no task {task_id!r}; get_tasks lists the tasks you can see")
+        tasks[0].related = await self._links(task_id)
         return tasks[0]
+
+    async def _links(self, task_id: str) -> list[RelatedTask]:
+        """Links either way: tasks this one resembled, and later tasks that resembled it."""
+        rows = await self._store.fetchall(
+            "SELECT t.id, t.title, t.phase, t.status, l.score FROM task_links l"
+            " JOIN tasks t ON t.id = CASE WHEN l.task_id = ? THEN l.related_id ELSE l.task_id END"
+            " WHERE l.task_id = ? OR l.related_id = ? ORDER BY l.score DESC",
+            (task_id, task_id, task_id),
+        )
+        return [RelatedTask(**dict(r)) for r in rows]
 
     async def _dependencies(self, task_ids: list[str]) -> dict[str, list[str]]:
         marks = ",".join("?" * len(task_ids))

@@ -15,16 +15,24 @@ import aiosqlite
 from heph_mcp.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from heph_mcp.records import PRIORITY_VALUE, Principal, Priority, Task, TaskSummary, iso
 from heph_mcp.services.common import RunWorkflows, TaskReader, new_id, now, record_event
+from heph_mcp.services.dedup import TaskDeduper
 from heph_mcp.store import Store, query_all, query_one
 
 FINISHABLE = ("claimed", "running", "needs_work")
 
 
 class TaskService:
-    def __init__(self, store: Store, run_workflows: RunWorkflows, reader: TaskReader):
+    def __init__(
+        self,
+        store: Store,
+        run_workflows: RunWorkflows,
+        reader: TaskReader,
+        dedup: TaskDeduper | None = None,
+    ):
         self._store = store
         self._workflows = run_workflows
         self.reader = reader
+        self._dedup = dedup
 
     async def create(
         self,
@@ -56,30 +64,45 @@ class TaskService:
             parent_task_id=principal.task_id,
             depends_on=sorted(set(depends_on or [])),
         )
+        if self._dedup is None:
+            await self._store_new(principal, task)
+            return task
+        vector = await self._dedup.vector(task.title, task.description)
+        async with self._dedup.lock:
+            duplicate, related = await self._dedup.check(run_id, phase_id, vector)
+            task.related = ([duplicate] if duplicate else []) + related
+            if duplicate is not None:
+                task.status, task.duplicate_of = "duplicate", duplicate.id
+            await self._store_new(principal, task)
+            if duplicate is None:
+                await self._dedup.index(task.id, run_id, phase_id, vector)
+        return task
+
+    async def _store_new(self, principal: Principal, task: Task) -> None:
         ts = now()
         async with self._store.transaction() as db:
-            await self._require_active(db, run_id)
-            if await self._unfinished_dependencies(db, run_id, task.depends_on):
+            await self._require_active(db, task.run_id)
+            blockers = await self._unfinished_dependencies(db, task.run_id, task.depends_on)
+            if blockers and task.status == "queued":
                 task.status = "blocked"
             await self._insert(db, task, ts)
             await record_event(
                 db,
                 principal.id,
                 "task_created",
-                run_id=run_id,
+                run_id=task.run_id,
                 task_id=task.id,
-                phase=phase_id,
+                phase=task.phase,
                 status=task.status,
             )
         task.created_at = task.updated_at = iso(ts)
-        return task
 
     @staticmethod
     async def _insert(db: aiosqlite.Connection, task: Task, ts: float) -> None:
         await db.execute(
             "INSERT INTO tasks (id, run_id, phase, title, description, done_definition,"
-            " priority, status, created_by, parent_task_id, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " priority, status, created_by, parent_task_id, duplicate_of, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 task.id,
                 task.run_id,
@@ -91,10 +114,20 @@ class TaskService:
                 task.status,
                 task.created_by,
                 task.parent_task_id,
+                task.duplicate_of,
                 ts,
                 ts,
             ),
         )
+        if task.related:
+            links = [
+                (task.id, r.id, "duplicate" if r.id == task.duplicate_of else "related", r.score)
+                for r in task.related
+            ]
+            await db.executemany(
+                "INSERT INTO task_links (task_id, related_id, kind, score) VALUES (?, ?, ?, ?)",
+                links,
+            )
         if task.depends_on:
             await db.executemany(
                 "INSERT INTO task_dependencies (task_id, depends_on) VALUES (?, ?)",

@@ -100,4 +100,4 @@ def register(mcp: FastMCP, limits: Limits) -> None:
 
         The summary says what you did and how you checked it: commits, files, tests.
         """
-        return await services(ctx).tasks.finish_own(current_principal(), status, summary, learnings)
+        return await services(ctx).finish_task(current_principal(), status, summary, learnings)

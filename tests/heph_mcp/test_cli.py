@@ -52,9 +52,9 @@ def test_serve_on_a_busy_port_names_the_cause_and_the_fix(tmp_path):
     assert f"port {port} on 127.0.0.1 is in use: pass --port N" in result.stderr
 
 
-def test_status_renders_runs_and_tasks_from_a_running_server(tmp_path):
+def test_status_renders_runs_and_tasks_from_a_running_server(tmp_path, embedder):
     settings = load_settings(project=tmp_path, port=free_port())
-    with LocalServer(settings) as server:
+    with LocalServer(settings, embedder=embedder) as server:
         started = asyncio.run(_start(server))
         result = runner.invoke(
             app,

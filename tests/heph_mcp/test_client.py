@@ -49,9 +49,9 @@ async def _scripted_agent(url: str, ops_token: str, worker: str) -> int:
     return finished
 
 
-def test_a_runner_script_defines_a_workflow_runs_it_and_waits_for_it(tmp_path):
+def test_a_runner_script_defines_a_workflow_runs_it_and_waits_for_it(tmp_path, embedder):
     settings = load_settings(project=tmp_path, port=free_port())
-    with LocalServer(settings, workflows=[TRIAGE]) as server:
+    with LocalServer(settings, workflows=[TRIAGE], embedder=embedder) as server:
         ops_token = local_token(settings.secrets_dir, "ops")
 
         async def script():
@@ -75,9 +75,9 @@ def test_a_runner_script_defines_a_workflow_runs_it_and_waits_for_it(tmp_path):
     assert counts == {"look": {"done": 1}, "fix": {"done": 2}}
 
 
-def test_a_tool_error_reaches_the_script_as_an_exception_with_the_reason(tmp_path):
+def test_a_tool_error_reaches_the_script_as_an_exception_with_the_reason(tmp_path, embedder):
     settings = load_settings(project=tmp_path, port=free_port())
-    with LocalServer(settings) as server:
+    with LocalServer(settings, embedder=embedder) as server:
 
         async def script():
             async with server.client() as heph:

@@ -29,10 +29,10 @@ ARGS = st.fixed_dictionaries(
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory):
+def live(tmp_path_factory: pytest.TempPathFactory, embedder):
     project = tmp_path_factory.mktemp("prop")
     server_settings = load_settings(project=project, port=free_port())
-    with LocalServer(server_settings) as server:
+    with LocalServer(server_settings, embedder=embedder) as server:
         started = asyncio.run(
             _call(server.client(), "start_workflow", workflow="bug_fix", goal="property run")
         )

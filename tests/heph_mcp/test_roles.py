@@ -15,6 +15,8 @@ USER_TOOLS = {
     "get_task",
     "get_agent_status",
     "whoami",
+    "save_memory",
+    "find_memories",
 }
 AGENT_TOOLS = {
     "create_task",
@@ -23,6 +25,8 @@ AGENT_TOOLS = {
     "update_task_status",
     "get_agent_status",
     "whoami",
+    "save_memory",
+    "find_memories",
 }
 OPS_TOOLS = {
     "claim_task",

@@ -1,0 +1,128 @@
+"""Qdrant as a vector index, embedded (one owner process) or a server, one code path.
+
+SQLite holds the truth (memory texts, tasks); Qdrant only indexes them, so a
+model change is repaired by re-embedding from SQLite (`heph memory reindex`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from qdrant_client import AsyncQdrantClient, models
+
+ID_NAMESPACE = uuid.UUID("6f1c6c58-4c2b-4c4e-9a57-0d3f3c1b5e21")
+
+
+class IndexMismatch(RuntimeError):
+    """The collection was built with another model or dimension."""
+
+
+class IndexLocked(RuntimeError):
+    """Another process owns the embedded Qdrant folder."""
+
+
+@dataclass(frozen=True)
+class Hit:
+    id: str
+    score: float
+    payload: dict[str, Any]
+
+
+def point_id(key: str) -> str:
+    """Qdrant wants UUIDs or integers; ours are short strings, mapped stably."""
+    return str(uuid.uuid5(ID_NAMESPACE, key))
+
+
+def open_qdrant(path: Path | None, url: str | None, api_key: str | None) -> AsyncQdrantClient:
+    if url:
+        return AsyncQdrantClient(url=url, api_key=api_key)
+    assert path is not None
+    path.mkdir(parents=True, exist_ok=True)
+    try:
+        return AsyncQdrantClient(path=str(path))
+    except RuntimeError as exc:
+        if "already accessed" in str(exc):
+            raise IndexLocked(
+                f"Qdrant folder {path} is locked by another process (is another `heph serve` "
+                "running for this project?): stop it, or set HEPH_QDRANT_URL to a Qdrant server"
+            ) from None
+        raise
+
+
+class VectorIndex:
+    """One collection; its model name is recorded beside it so a change is caught."""
+
+    def __init__(self, client: AsyncQdrantClient, collection: str):
+        self.client = client
+        self.collection = collection
+
+    async def ensure(self, dim: int, model: str) -> None:
+        if not await self.client.collection_exists(self.collection):
+            await self.client.create_collection(
+                self.collection,
+                vectors_config=models.VectorParams(size=dim, distance=models.Distance.COSINE),
+                metadata={"model": model},
+            )
+            return
+        info = await self.client.get_collection(self.collection)
+        have_dim = _vector_size(info)
+        have_model = (info.config.metadata or {}).get("model")
+        if have_dim != dim or have_model != model:
+            raise IndexMismatch(
+                f"collection {self.collection!r} was built with model {have_model!r} "
+                f"({have_dim} dims) but the configured model is {model!r} ({dim} dims): "
+                "run `heph memory reindex` to rebuild it"
+            )
+
+    async def recreate(self, dim: int, model: str) -> None:
+        if await self.client.collection_exists(self.collection):
+            await self.client.delete_collection(self.collection)
+        await self.ensure(dim, model)
+
+    async def upsert(self, keys: list[str], vectors: np.ndarray, payloads: list[dict]) -> None:
+        points = [
+            models.PointStruct(id=point_id(k), vector=v.tolist(), payload={**p, "key": k})
+            for k, v, p in zip(keys, vectors, payloads, strict=True)
+        ]
+        await self.client.upsert(self.collection, points=points, wait=True)
+
+    async def search(
+        self, vector: np.ndarray, must: dict[str, Any], limit: int, threshold: float | None = None
+    ) -> list[Hit]:
+        response = await self.client.query_points(
+            self.collection,
+            query=vector.tolist(),
+            query_filter=_filter(must),
+            limit=limit,
+            score_threshold=threshold,
+            with_payload=True,
+        )
+        return [
+            Hit(p.payload["key"], float(p.score), dict(p.payload))
+            for p in response.points
+            if p.payload
+        ]
+
+    async def set_payload(self, key: str, payload: dict[str, Any]) -> None:
+        await self.client.set_payload(self.collection, payload=payload, points=[point_id(key)])
+
+
+def _filter(must: dict[str, Any]) -> models.Filter | None:
+    conditions: list[Any] = []
+    for field, value in must.items():
+        match = (
+            models.MatchAny(any=value)
+            if isinstance(value, list)
+            else models.MatchValue(value=value)
+        )
+        conditions.append(models.FieldCondition(key=field, match=match))
+    return models.Filter(must=conditions) if conditions else None
+
+
+def _vector_size(info: models.CollectionInfo) -> int | None:
+    vectors = info.config.params.vectors
+    return vectors.size if isinstance(vectors, models.VectorParams) else None
