@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from heph_mcp.cli_memory import memory_app
 from heph_mcp.cli_workflows import workflows_app
 from heph_mcp.client import HephCallError, HephClient
 from heph_mcp.identity import local_token
@@ -25,6 +26,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(workflows_app, name="workflows")
+app.add_typer(memory_app, name="memory")
 console = Console()
 errors = Console(stderr=True, soft_wrap=True)
 

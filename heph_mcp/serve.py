@@ -7,6 +7,7 @@ flags.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -17,6 +18,8 @@ import uvicorn
 
 from heph_mcp.app import build_app
 from heph_mcp.identity import local_token
+from heph_mcp.memory import MEMORIES, TASKS
+from heph_mcp.memory.vectors import IndexLocked, IndexMismatch, VectorIndex, open_qdrant
 from heph_mcp.settings import Settings
 from phases import Workflow
 
@@ -69,9 +72,28 @@ def prepare(settings: Settings) -> None:
     local_token(settings.secrets_dir, "ops")
 
 
+async def _check_memory(settings: Settings) -> None:
+    client = open_qdrant(settings.qdrant_path, settings.qdrant_url, None)
+    try:
+        for name in (MEMORIES, TASKS):
+            await VectorIndex(client, name).check_model(settings.embedding_model)
+    finally:
+        await client.close()
+
+
+def preflight(settings: Settings) -> None:
+    """Fail fast, with the fix, on what would otherwise fail inside the server's start-up."""
+    prepare(settings)
+    if settings.qdrant_url is None:
+        try:
+            asyncio.run(_check_memory(settings))
+        except (IndexLocked, IndexMismatch) as exc:
+            raise ServeError(str(exc)) from None
+
+
 def serve(settings: Settings, workflows: list[Workflow] | None = None) -> None:
     """Blocking: serve until interrupted."""
-    prepare(settings)
+    preflight(settings)
     app = build_app(settings, workflows=workflows)
     config = uvicorn.Config(
         app,

@@ -50,8 +50,8 @@ class Settings(BaseSettings):
     qdrant_api_key: SecretStr | None = None
     memory_merge_threshold: float = Field(default=0.95, gt=0, le=1)
     # Chosen from tests/data/task_pairs.yaml by bench/dedup_thresholds.py.
-    task_duplicate_threshold: float = Field(default=0.90, gt=0, le=1)
-    task_related_threshold: float = Field(default=0.70, gt=0, le=1)
+    task_duplicate_threshold: float = Field(default=0.70, gt=0, le=1)
+    task_related_threshold: float = Field(default=0.35, gt=0, le=1)
     brief_memory_chars: int = Field(default=6000, ge=0)
 
     @field_validator("project")

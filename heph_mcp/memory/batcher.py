@@ -52,7 +52,8 @@ class MicroBatcher:
 
     def _take(self) -> list[tuple[list[str], asyncio.Future[np.ndarray]]]:
         """Whole requests, oldest first, up to max_batch texts (at least one request)."""
-        taken, size = [], 0
+        taken: list[tuple[list[str], asyncio.Future[np.ndarray]]] = []
+        size = 0
         while self._pending and (not taken or size + len(self._pending[0][0]) <= self._max_batch):
             item = self._pending.pop(0)
             taken.append(item)

@@ -78,6 +78,18 @@ class VectorIndex:
                 "run `heph memory reindex` to rebuild it"
             )
 
+    async def check_model(self, model: str) -> None:
+        """Cheap start-up check (no model load): the collection was built with `model`."""
+        if not await self.client.collection_exists(self.collection):
+            return
+        info = await self.client.get_collection(self.collection)
+        have = (info.config.metadata or {}).get("model")
+        if have != model:
+            raise IndexMismatch(
+                f"collection {self.collection!r} was built with model {have!r} but the "
+                f"configured model is {model!r}: run `heph memory reindex` to rebuild it"
+            )
+
     async def recreate(self, dim: int, model: str) -> None:
         if await self.client.collection_exists(self.collection):
             await self.client.delete_collection(self.collection)

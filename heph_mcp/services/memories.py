@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from pydantic import BaseModel, Field
 
@@ -219,8 +219,8 @@ class MemoryService:
         return MemoryRecord(
             id=memory_id,
             scope=scope,
-            type=type,
-            content=content,  # type: ignore[arg-type]
+            type=cast(MemoryType, type),
+            content=content,
             tags=tags,
             files=files,
             created_by=principal.id,

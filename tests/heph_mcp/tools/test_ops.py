@@ -7,6 +7,15 @@ import asyncio
 from heph_mcp.settings import load_settings
 
 
+# Different enough that duplicate detection keeps every one of them.
+DISTINCT_WORK = [
+    ("Fix the date picker", "January shows December"),
+    ("Speed up the task list", "add an index on tasks.status"),
+    ("Translate the settings page", "German labels for every field"),
+    ("Stream large uploads", "files over 100 MB are read into memory"),
+]
+
+
 async def _claim(ops, worker="w1", slots=8, **extra):
     result = await ops.call_tool("claim_task", {"worker": worker, "slots": slots, **extra})
     return result.structured_content
@@ -70,10 +79,10 @@ async def test_the_server_cap_holds_across_workers(tmp_path, serve):
 async def test_a_runs_own_cap_leaves_room_for_other_runs(heph):
     started = await heph.start_run()
     async with heph.user() as user:
-        for n in range(4):
+        for title, description in DISTINCT_WORK:
             await user.call_tool(
                 "create_task",
-                {"run": started["run_id"], "phase": 2, "title": f"t{n}", "description": "d"},
+                {"run": started["run_id"], "phase": 2, "title": title, "description": description},
             )
     other = await heph.start_run(goal="other run")
     cap = (

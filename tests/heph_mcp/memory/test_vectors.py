@@ -1,0 +1,71 @@
+"""The Qdrant index: model changes are caught, the embedded folder has one owner."""
+
+from __future__ import annotations
+
+import asyncio
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from heph_mcp.cli import app
+from heph_mcp.memory import MEMORIES, TASKS
+from heph_mcp.memory.vectors import IndexLocked, IndexMismatch, VectorIndex, open_qdrant
+from heph_mcp.serve import ServeError, preflight
+from heph_mcp.settings import load_settings
+from testkit import free_port
+
+
+async def test_a_collection_built_with_another_model_or_dimension_is_refused(tmp_path):
+    client = open_qdrant(tmp_path / "q", None, None)
+    index = VectorIndex(client, "c")
+    await index.ensure(4, "model-a")
+    with pytest.raises(IndexMismatch, match="model 'model-a' .4 dims. but the configured model"):
+        await index.ensure(8, "model-a")
+    with pytest.raises(IndexMismatch, match="heph memory reindex"):
+        await index.ensure(4, "model-b")
+    await index.ensure(4, "model-a")
+    await client.close()
+
+
+async def test_the_embedded_folder_cannot_be_opened_twice(tmp_path):
+    client = open_qdrant(tmp_path / "q", None, None)
+    with pytest.raises(IndexLocked, match="locked by another process"):
+        open_qdrant(tmp_path / "q", None, None)
+    await client.close()
+
+
+async def test_search_honours_the_filter(tmp_path):
+    client = open_qdrant(tmp_path / "q", None, None)
+    index = VectorIndex(client, "c")
+    await index.ensure(3, "m")
+    vectors = np.eye(3, dtype=np.float32)
+    await index.upsert(["a", "b"], vectors[:2], [{"scope": "r1"}, {"scope": "r2"}])
+    hits = await index.search(vectors[1], {"scope": ["r1"]}, limit=5)
+    await client.close()
+    assert [h.id for h in hits] == ["a"]
+
+
+def test_a_model_change_stops_the_server_at_start_and_reindex_fixes_it(tmp_path, serve):
+    settings = load_settings(project=tmp_path, port=free_port())
+
+    async def populate() -> None:
+        async with serve(settings) as heph:
+            async with heph.user() as user:
+                await user.call_tool("save_memory", {"content": "Use ruff.", "type": "decision"})
+            await heph.start_run()
+
+    async def pretend_an_older_model_built_the_index() -> None:
+        client = open_qdrant(settings.qdrant_path, None, None)
+        for name in (MEMORIES, TASKS):
+            await client.update_collection(name, metadata={"model": "old-model"})
+        await client.close()
+
+    asyncio.run(populate())
+    asyncio.run(pretend_an_older_model_built_the_index())
+    with pytest.raises(ServeError, match="built with model 'old-model'.*heph memory reindex"):
+        preflight(settings)
+    result = CliRunner().invoke(app, ["memory", "reindex", "--project", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "reindexed 1 memories and 1 tasks" in result.stdout
+    preflight(settings)
