@@ -34,8 +34,10 @@ def main() -> None:
     console = Console()
     with console.status("embedding pairs with the default model..."):
         pairs = score_pairs(path, LocalEmbedder())
-    counts = {label: sum(p.label == label for p in pairs) for label in
-              ("duplicate", "related", "unrelated")}
+    counts = {
+        label: sum(p.label == label for p in pairs)
+        for label in ("duplicate", "related", "unrelated")
+    }
     console.print(f"{len(pairs)} pairs: {counts}")
     defaults = Settings()
     for name, positive, chosen in (
@@ -48,8 +50,15 @@ def main() -> None:
         for step in range(10, 100, 5):
             q = quality(pairs, step / 100, positive)
             mark = "<- default" if abs(q.threshold - chosen) < 1e-9 else ""
-            table.add_row(f"{q.threshold:.2f}", f"{q.precision:.2f}", f"{q.recall:.2f}",
-                          str(q.true_pos), str(q.false_pos), str(q.false_neg), mark)
+            table.add_row(
+                f"{q.threshold:.2f}",
+                f"{q.precision:.2f}",
+                f"{q.recall:.2f}",
+                str(q.true_pos),
+                str(q.false_pos),
+                str(q.false_neg),
+                mark,
+            )
         console.print(table)
 
 

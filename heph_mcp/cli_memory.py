@@ -33,8 +33,9 @@ def reindex_cmd(
     except IndexLocked as exc:
         errors.print(f"[red]error:[/] {exc}")
         raise typer.Exit(1) from None
-    console.print(f"reindexed {memories} memories and {tasks} tasks with "
-                  f"{settings.embedding_model}")
+    console.print(
+        f"reindexed {memories} memories and {tasks} tasks with {settings.embedding_model}"
+    )
 
 
 async def reindex(settings: Settings) -> tuple[int, int]:
@@ -42,8 +43,13 @@ async def reindex(settings: Settings) -> tuple[int, int]:
     memory = Memory.open(settings)
     try:
         total = await _count(store)
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TimeElapsedColumn(), console=console) as progress:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress:
             bar = progress.add_task("re-embedding", total=total)
             advance = lambda n: progress.advance(bar, n)  # noqa: E731
             memories = await MemoryService(store, memory, settings).reindex(advance)

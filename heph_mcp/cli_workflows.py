@@ -1,32 +1,35 @@
-"""`heph workflows list | show NAME | check PATH`."""
+"""`heph workflows list | show NAME | check PATH`.
+
+Thin on purpose: loading and validation live in `phases`, so the CLI, the
+server and Python callers report the same errors for the same file.
+Workflow text is user data, so it is escaped before rich renders it.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
 from phases import Phase, Workflow, WorkflowLoadError, WorkflowRegistry, load_workflows
 
 workflows_app = typer.Typer(
-    name="workflows", help="List, show and check workflows.", no_args_is_help=True
+    name="workflows",
+    help="List, show and check workflows: built-ins plus your own YAML files.",
+    no_args_is_help=True,
 )
 console = Console()
-errors = Console(stderr=True, soft_wrap=True)
+errors = Console(stderr=True, soft_wrap=True, highlight=False)
 
-Paths = Annotated[list[Path] | None, typer.Option("--path", help="Extra workflow file or folder")]
-
-
-def _registry(paths: list[Path] | None) -> WorkflowRegistry:
-    try:
-        return WorkflowRegistry.with_builtins(paths or [])
-    except WorkflowLoadError as exc:
-        errors.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(1) from None
+Paths = Annotated[
+    list[Path] | None,
+    typer.Option("--path", help="Extra workflow file or folder (repeatable); overrides built-ins"),
+]
 
 
 @workflows_app.command("list")
@@ -36,25 +39,23 @@ def list_cmd(path: Paths = None) -> None:
     for column in ("name", "phases", "description"):
         table.add_column(column)
     for workflow in _registry(path).all():
-        table.add_row(
-            workflow.name, " → ".join(p.name for p in workflow.phases), workflow.description
-        )
+        phases = " → ".join(p.name for p in workflow.phases)
+        table.add_row(escape(workflow.name), escape(phases), escape(workflow.description))
     console.print(table)
 
 
 @workflows_app.command("show")
 def show_cmd(name: str, path: Paths = None) -> None:
-    """Show every phase of one workflow."""
+    """Show every phase of one workflow: instructions, done definitions, validation, agent."""
     registry = _registry(path)
-    if name not in registry:
-        errors.print(
-            f"[red]error:[/] no workflow {name!r}; available: {', '.join(registry.names())}"
-        )
-        raise typer.Exit(2)
-    workflow = registry.get(name)
-    console.print(f"[bold]{workflow.name}[/]: {workflow.description}")
+    try:
+        workflow = registry.get(name)
+    except KeyError as exc:
+        _fail(exc.args[0], code=2)
+    console.print(f"[bold]{escape(workflow.name)}[/]: {escape(workflow.description)}")
     for phase in workflow.phases:
-        console.print(Panel(_phase_text(phase), title=f"phase {phase.id}: {phase.name}"))
+        title = f"phase {phase.id}: {escape(phase.name)}"
+        console.print(Panel(_phase_text(phase), title=title, title_align="left"))
     console.print(_config_text(workflow))
 
 
@@ -64,26 +65,63 @@ def check_cmd(path: Path) -> None:
     try:
         found = load_workflows(path)
     except WorkflowLoadError as exc:
-        errors.print(str(exc))
-        raise typer.Exit(1) from None
-    console.print(f"ok: {len(found)} workflows ({', '.join(w.name for w in found)})")
+        _fail(str(exc), code=1)
+    console.print(f"ok: {len(found)} workflows ({escape(', '.join(w.name for w in found))})")
+
+
+def _registry(paths: list[Path] | None) -> WorkflowRegistry:
+    try:
+        return WorkflowRegistry.with_builtins(paths or [])
+    except WorkflowLoadError as exc:
+        _fail(str(exc), code=1)
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    errors.print(message, markup=False)
+    raise typer.Exit(code)
 
 
 def _phase_text(phase: Phase) -> str:
-    lines = [phase.description.strip()]
-    if phase.done_definitions:
-        lines += ["", "[bold]Done when[/]", *[f"• {d}" for d in phase.done_definitions]]
-    if phase.validation.enabled:
-        lines += ["", "[bold]Validation[/]", *[f"• {c}" for c in phase.validation.criteria]]
-    if phase.agent.cli or phase.agent.model:
-        lines += ["", f"agent: {phase.agent.cli or 'default'} {phase.agent.model or ''}"]
+    lines = [escape(phase.description.strip())]
+    lines += _section("Done when", phase.done_definitions)
+    lines += _section("Outputs", phase.outputs)
+    lines += _section("Next steps", phase.next_steps)
+    if phase.additional_notes.strip():
+        lines += ["", "[bold]Notes[/]", escape(phase.additional_notes.strip())]
+    lines += _validation_lines(phase)
+    agent = " ".join(filter(None, [phase.agent.cli, phase.agent.model])) or "launcher default"
+    lines += ["", f"[bold]Agent:[/] {escape(agent)}"]
+    if phase.working_directory:
+        lines.append(f"[bold]Working directory:[/] {escape(phase.working_directory)}")
     return "\n".join(lines)
+
+
+def _validation_lines(phase: Phase) -> list[str]:
+    validation = phase.validation
+    if not validation.enabled:
+        return ["", "[bold]Validation:[/] off"]
+    lines = ["", "[bold]Validation:[/] on, a validator checks"]
+    lines += [f"• {escape(criterion)}" for criterion in validation.criteria]
+    if validation.instructions.strip():
+        lines.append(escape(validation.instructions.strip()))
+    return lines
+
+
+def _section(heading: str, items: list[str]) -> list[str]:
+    if not items:
+        return []
+    return ["", f"[bold]{heading}[/]", *[f"• {escape(item)}" for item in items]]
 
 
 def _config_text(workflow: Workflow) -> str:
     config = workflow.config
-    params = ", ".join(p.name for p in config.launch_parameters) or "none"
-    return (
-        f"max agents {config.max_concurrent_agents} · result: {config.has_result}"
-        f" · tickets: {config.enable_tickets} · launch parameters: {params}"
+    params = ", ".join(
+        p.name + ("" if p.required else " (optional)") for p in config.launch_parameters
     )
+    lines = [
+        f"max agents {config.max_concurrent_agents} · tickets: {config.enable_tickets}"
+        f" · launch parameters: {escape(params or 'none')}"
+    ]
+    if config.has_result:
+        lines += _section(f"Result ({config.on_result_found} when found)", config.result_criteria)
+    return "\n".join(lines)

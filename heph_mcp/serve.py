@@ -19,7 +19,7 @@ import uvicorn
 from heph_mcp.app import build_app
 from heph_mcp.identity import local_token
 from heph_mcp.memory import MEMORIES, TASKS
-from heph_mcp.memory.vectors import IndexLocked, IndexMismatch, VectorIndex, open_qdrant
+from heph_mcp.memory.vectors import IndexLocked, IndexMismatch, ScopedIndex, open_qdrant
 from heph_mcp.settings import Settings
 from phases import Workflow
 
@@ -75,8 +75,8 @@ def prepare(settings: Settings) -> None:
 async def _check_memory(settings: Settings) -> None:
     client = open_qdrant(settings.qdrant_path, settings.qdrant_url, None)
     try:
-        for name in (MEMORIES, TASKS):
-            await VectorIndex(client, name).check_model(settings.embedding_model)
+        for prefix in (MEMORIES, TASKS):
+            await ScopedIndex(client, prefix).check_model(settings.embedding_model)
     finally:
         await client.close()
 

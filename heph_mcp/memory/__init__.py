@@ -6,24 +6,34 @@ share one loaded model across many servers by passing `embedder`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from qdrant_client import AsyncQdrantClient
 
 from heph_mcp.memory.embedder import Embedder, make_embedder
-from heph_mcp.memory.vectors import VectorIndex, open_qdrant
+from heph_mcp.memory.vectors import ScopedIndex, open_qdrant
 from heph_mcp.settings import Settings
 
-MEMORIES = "heph_memories"
-TASKS = "heph_tasks"
+MEMORIES = "heph_mem_"  # one collection per scope: heph_mem_<run> or heph_mem_project
+TASKS = "heph_tasks_"  # one per run
+
+
+@dataclass(frozen=True)
+class IndexItem:
+    scope: str
+    key: str
+    text: str
+    payload: dict[str, Any]
 
 
 @dataclass
 class Memory:
     embedder: Embedder
     client: AsyncQdrantClient
-    memories: VectorIndex
-    tasks: VectorIndex
+    memories: ScopedIndex
+    tasks: ScopedIndex
     owns_embedder: bool = True
 
     @classmethod
@@ -45,8 +55,8 @@ class Memory:
         return cls(
             embedder,
             client,
-            VectorIndex(client, MEMORIES),
-            VectorIndex(client, TASKS),
+            ScopedIndex(client, MEMORIES),
+            ScopedIndex(client, TASKS),
             owns_embedder=owns,
         )
 
@@ -54,7 +64,27 @@ class Memory:
         """Create collections on first use; refuse to run on an index of another model."""
         dim = await self.embedder.dimension()
         for index in (self.memories, self.tasks):
-            await index.ensure(dim, self.embedder.model_name)
+            await index.setup(dim, self.embedder.model_name)
+
+    async def rebuild(
+        self,
+        index: ScopedIndex,
+        items: list[IndexItem],
+        progress: Callable[[int], object] | None = None,
+    ) -> int:
+        """Drop every collection of `index` and re-embed `items` into fresh ones."""
+        await index.drop_all()
+        await index.setup(await self.embedder.dimension(), self.embedder.model_name)
+        for start in range(0, len(items), 64):
+            chunk = items[start : start + 64]
+            vectors = await self.embedder.embed([item.text for item in chunk])
+            for offset, item in enumerate(chunk):
+                await index.upsert(
+                    item.scope, [item.key], vectors[offset : offset + 1], [item.payload]
+                )
+            if progress is not None:
+                progress(len(chunk))
+        return len(items)
 
     async def close(self) -> None:
         await self.client.close()

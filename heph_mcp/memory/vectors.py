@@ -138,3 +138,71 @@ def _filter(must: dict[str, Any]) -> models.Filter | None:
 def _vector_size(info: models.CollectionInfo) -> int | None:
     vectors = info.config.params.vectors
     return vectors.size if isinstance(vectors, models.VectorParams) else None
+
+
+class ScopedIndex:
+    """One collection per scope (a run, or the project).
+
+    Scoped search then needs no payload filter, which embedded Qdrant evaluates
+    point by point in Python: measured 172 ms for a filtered search over 20k
+    points against 21 ms unfiltered. A Qdrant server indexes payloads, but one
+    layout for both keeps a single code path.
+    """
+
+    def __init__(self, client: AsyncQdrantClient, prefix: str):
+        self.client = client
+        self.prefix = prefix
+        self._ready: set[str] = set()
+        self._dim: int | None = None
+        self._model = ""
+
+    async def setup(self, dim: int, model: str) -> None:
+        """Check every existing collection of this kind against the configured model."""
+        self._dim, self._model = dim, model
+        for name in await self.names():
+            await VectorIndex(self.client, name).ensure(dim, model)
+            self._ready.add(name)
+
+    async def names(self) -> list[str]:
+        response = await self.client.get_collections()
+        return sorted(c.name for c in response.collections if c.name.startswith(self.prefix))
+
+    async def check_model(self, model: str) -> None:
+        for name in await self.names():
+            await VectorIndex(self.client, name).check_model(model)
+
+    async def drop_all(self) -> None:
+        for name in await self.names():
+            await self.client.delete_collection(name)
+        self._ready.clear()
+
+    async def upsert(
+        self, scope: str, keys: list[str], vectors: np.ndarray, payloads: list[dict]
+    ) -> None:
+        await (await self._index(scope)).upsert(keys, vectors, payloads)
+
+    async def search(
+        self,
+        scopes: list[str] | None,
+        vector: np.ndarray,
+        limit: int,
+        threshold: float | None = None,
+        must: dict[str, Any] | None = None,
+    ) -> list[Hit]:
+        """Best hits across the given scopes (all of them when None), best first."""
+        names = await self.names() if scopes is None else [self.prefix + s for s in scopes]
+        hits: list[Hit] = []
+        for name in names:
+            if name in self._ready or await self.client.collection_exists(name):
+                hits += await VectorIndex(self.client, name).search(
+                    vector, must or {}, limit, threshold
+                )
+        return sorted(hits, key=lambda h: h.score, reverse=True)[:limit]
+
+    async def _index(self, scope: str) -> VectorIndex:
+        index = VectorIndex(self.client, self.prefix + scope)
+        if index.collection not in self._ready:
+            assert self._dim is not None, "setup() must run before the first write"
+            await index.ensure(self._dim, self._model)
+            self._ready.add(index.collection)
+        return index

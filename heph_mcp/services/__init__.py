@@ -48,7 +48,7 @@ class Services:
             store=store,
             identity=identity,
             workflows=workflows,
-            runs=RunService(store, workflows, run_workflows, reader),
+            runs=RunService(store, workflows, run_workflows, reader, dedup),
             tasks=TaskService(store, run_workflows, reader, dedup),
             agents=AgentService(store, identity, reader, settings),
             memories=MemoryService(store, memory, settings),

@@ -9,10 +9,11 @@ tasks of the run are linked as related and shown with the task.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import numpy as np
 
-from heph_mcp.memory import Memory
+from heph_mcp.memory import IndexItem, Memory
 from heph_mcp.records import RelatedTask
 from heph_mcp.settings import Settings
 from heph_mcp.store import Store
@@ -41,7 +42,7 @@ class TaskDeduper:
         self, run_id: str, phase: int, vector: np.ndarray
     ) -> tuple[RelatedTask | None, list[RelatedTask]]:
         hits = await self._memory.tasks.search(
-            vector, {"run_id": run_id}, limit=10, threshold=self.related_threshold
+            [run_id], vector, limit=10, threshold=self.related_threshold
         )
         if not hits:
             return None, []
@@ -73,28 +74,16 @@ class TaskDeduper:
         return duplicate, [t for t in found if t is not duplicate]
 
     async def index(self, task_id: str, run_id: str, phase: int, vector: np.ndarray) -> None:
-        await self._memory.tasks.upsert(
-            [task_id], vector[None, :], [{"run_id": run_id, "phase": phase}]
-        )
+        await self._memory.tasks.upsert(run_id, [task_id], vector[None, :], [{"phase": phase}])
 
-    async def reindex(self, progress: object = None) -> int:
-        index = self._memory.tasks
-        await index.recreate(
-            await self._memory.embedder.dimension(), self._memory.embedder.model_name
-        )
+    async def reindex(self, progress: Callable[[int], object] | None = None) -> int:
         rows = await self._store.fetchall(
             "SELECT id, run_id, phase, title, description FROM tasks WHERE status != 'duplicate'"
         )
-        for start in range(0, len(rows), 64):
-            chunk = rows[start : start + 64]
-            vectors = await self._memory.embedder.embed(
-                [task_text(r["title"], r["description"]) for r in chunk]
+        items = [
+            IndexItem(
+                r["run_id"], r["id"], task_text(r["title"], r["description"]), {"phase": r["phase"]}
             )
-            await index.upsert(
-                [r["id"] for r in chunk],
-                vectors,
-                [{"run_id": r["run_id"], "phase": r["phase"]} for r in chunk],
-            )
-            if callable(progress):
-                progress(len(chunk))
-        return len(rows)
+            for r in rows
+        ]
+        return await self._memory.rebuild(self._memory.tasks, items, progress)

@@ -15,7 +15,7 @@ from typing import Any, Literal, cast
 from pydantic import BaseModel, Field
 
 from heph_mcp.errors import Forbidden, InvalidRequest
-from heph_mcp.memory import Memory
+from heph_mcp.memory import IndexItem, Memory
 from heph_mcp.records import Principal, iso
 from heph_mcp.services.common import new_id, now, record_event
 from heph_mcp.settings import Settings
@@ -85,7 +85,7 @@ class MemoryService:
         vector = (await self._memory.embedder.embed([content]))[0]
         async with self._lock:
             hits = await self._memory.memories.search(
-                vector, {"scope": scope}, limit=1, threshold=self._settings.memory_merge_threshold
+                [scope], vector, limit=1, threshold=self._settings.memory_merge_threshold
             )
             if hits:
                 merged = await self._merge(hits[0].id, tags or [], files or [])
@@ -100,7 +100,7 @@ class MemoryService:
                 task_id or principal.task_id,
             )
             await self._memory.memories.upsert(
-                [record.id], vector[None, :], [{"scope": scope, "type": type}]
+                scope, [record.id], vector[None, :], [{"type": type}]
             )
         return SavedMemory(memory=record, merged=False)
 
@@ -115,14 +115,10 @@ class MemoryService:
     ) -> list[MemoryHit]:
         if not query.strip():
             raise InvalidRequest("query must not be blank")
-        must: dict[str, Any] = {}
         scopes = self._scopes_for_find(principal, all_runs, run)
-        if scopes is not None:
-            must["scope"] = scopes
-        if type is not None:
-            must["type"] = type
+        must = {"type": type} if type is not None else None
         vector = (await self._memory.embedder.embed([query]))[0]
-        hits = await self._memory.memories.search(vector, must, limit=limit)
+        hits = await self._memory.memories.search(scopes, vector, limit=limit, must=must)
         records = await self._records([h.id for h in hits])
         return [MemoryHit(score=h.score, memory=records[h.id]) for h in hits if h.id in records]
 
@@ -131,7 +127,7 @@ class MemoryService:
         if budget_chars <= 0:
             return []
         vector = (await self._memory.embedder.embed([text]))[0]
-        hits = await self._memory.memories.search(vector, {"scope": [run_id, PROJECT]}, limit=20)
+        hits = await self._memory.memories.search([run_id, PROJECT], vector, limit=20)
         records = await self._records([h.id for h in hits])
         chosen, spent = [], 0
         for hit in hits:
@@ -143,23 +139,10 @@ class MemoryService:
         return chosen
 
     async def reindex(self, progress: Any = None) -> int:
-        """Re-embed every memory from SQLite into a fresh collection; returns the count."""
-        index = self._memory.memories
-        await index.recreate(
-            await self._memory.embedder.dimension(), self._memory.embedder.model_name
-        )
+        """Re-embed every memory from SQLite into fresh collections; returns the count."""
         rows = await self._store.fetchall("SELECT id, scope, type, content FROM memories")
-        for start in range(0, len(rows), 64):
-            chunk = rows[start : start + 64]
-            vectors = await self._memory.embedder.embed([r["content"] for r in chunk])
-            await index.upsert(
-                [r["id"] for r in chunk],
-                vectors,
-                [{"scope": r["scope"], "type": r["type"]} for r in chunk],
-            )
-            if progress:
-                progress(len(chunk))
-        return len(rows)
+        items = [IndexItem(r["scope"], r["id"], r["content"], {"type": r["type"]}) for r in rows]
+        return await self._memory.rebuild(self._memory.memories, items, progress)
 
     async def _scope_for_save(self, principal: Principal, run: str | None) -> str:
         if principal.role == "agent":

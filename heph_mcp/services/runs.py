@@ -19,6 +19,7 @@ from heph_mcp.records import (
     iso,
 )
 from heph_mcp.services.common import RunWorkflows, TaskReader, new_id, now, record_event
+from heph_mcp.services.dedup import TaskDeduper
 from heph_mcp.services.workflows import WorkflowService
 from heph_mcp.store import Store
 
@@ -45,11 +46,13 @@ class RunService:
         workflows: WorkflowService,
         run_workflows: RunWorkflows,
         tasks: TaskReader,
+        dedup: TaskDeduper | None = None,
     ):
         self._store = store
         self._workflows = workflows
         self._run_workflows = run_workflows
         self._tasks = tasks
+        self._dedup = dedup
 
     async def start(
         self, principal: Principal, workflow_name: str, goal: str, params: dict[str, str]
@@ -100,6 +103,10 @@ class RunService:
                 task_id=task_id,
                 workflow=workflow.name,
             )
+        if self._dedup is not None:
+            # The first task is work like any other: later duplicates of it must be caught.
+            vector = await self._dedup.vector(_clip(title), description)
+            await self._dedup.index(task_id, run_id, 1, vector)
         return StartedRun(
             run_id=run_id, task_id=task_id, workflow=workflow.name, first_task_title=_clip(title)
         )

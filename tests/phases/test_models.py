@@ -80,3 +80,21 @@ def test_an_unknown_parameter_is_refused_with_the_allowed_ones():
 def test_unknown_keys_are_errors_not_silently_ignored():
     with pytest.raises(ValidationError, match="done_definition"):
         Phase(id=1, name="a", description="x", done_definition=["typo"])
+
+
+def test_an_unknown_phase_id_is_a_key_error_too():
+    with pytest.raises(KeyError, match="has no phase 7"):
+        _workflow().phase(7)
+
+
+def test_an_unknown_parameter_lists_the_allowed_ones():
+    workflow = _workflow(launch_parameters=[LaunchParameter(name="repo")])
+    with pytest.raises(
+        ValueError, match=r"unknown launch parameters \['rpeo'\]; allowed: \['repo'\]"
+    ):
+        workflow.render_first_task("g", {"rpeo": "api"})
+
+
+def test_workflows_are_frozen_so_a_shared_registry_cannot_be_changed_by_accident():
+    with pytest.raises(ValidationError, match="frozen"):
+        _workflow().name = "other"  # type: ignore[misc]

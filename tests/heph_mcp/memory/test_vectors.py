@@ -10,7 +10,13 @@ from typer.testing import CliRunner
 
 from heph_mcp.cli import app
 from heph_mcp.memory import MEMORIES, TASKS
-from heph_mcp.memory.vectors import IndexLocked, IndexMismatch, VectorIndex, open_qdrant
+from heph_mcp.memory.vectors import (
+    IndexLocked,
+    IndexMismatch,
+    ScopedIndex,
+    VectorIndex,
+    open_qdrant,
+)
 from heph_mcp.serve import ServeError, preflight
 from heph_mcp.settings import load_settings
 from testkit import free_port
@@ -35,6 +41,23 @@ async def test_the_embedded_folder_cannot_be_opened_twice(tmp_path):
     await client.close()
 
 
+async def test_scoped_search_sees_only_the_given_scopes_best_first(tmp_path):
+    client = open_qdrant(tmp_path / "q", None, None)
+    index = ScopedIndex(client, "t_")
+    await index.setup(3, "m")
+    vectors = np.array([[1, 0, 0], [0.9, 0.1, 0], [0, 1, 0]], dtype=np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    await index.upsert("r1", ["a"], vectors[:1], [{}])
+    await index.upsert("r2", ["b"], vectors[1:2], [{}])
+    await index.upsert("project", ["c"], vectors[2:], [{}])
+    mine = await index.search(["r1", "project"], vectors[1], limit=5)
+    everywhere = await index.search(None, vectors[1], limit=5)
+    missing = await index.search(["r9"], vectors[1], limit=5)
+    await client.close()
+    assert [h.id for h in mine] == ["a", "c"]
+    assert [h.id for h in everywhere] == ["b", "a", "c"] and missing == []
+
+
 async def test_search_honours_the_filter(tmp_path):
     client = open_qdrant(tmp_path / "q", None, None)
     index = VectorIndex(client, "c")
@@ -57,7 +80,10 @@ def test_a_model_change_stops_the_server_at_start_and_reindex_fixes_it(tmp_path,
 
     async def pretend_an_older_model_built_the_index() -> None:
         client = open_qdrant(settings.qdrant_path, None, None)
-        for name in (MEMORIES, TASKS):
+        collections = (await client.get_collections()).collections
+        names = [c.name for c in collections if c.name.startswith((MEMORIES, TASKS))]
+        assert len(names) == 2  # the project's memories and the run's tasks
+        for name in names:
             await client.update_collection(name, metadata={"model": "old-model"})
         await client.close()
 

@@ -88,3 +88,17 @@ async def test_a_failed_task_does_not_make_new_work_a_duplicate(heph):
     async with heph.client(agent.token) as client:
         retry = await _create(client, phase=1, **SAME_WORK)
     assert retry["status"] == "queued"
+
+
+async def test_a_duplicate_of_the_runs_first_task_is_caught(heph):
+    started = await heph.start_run(goal="the loader crashes when the config file is empty")
+    agent = await heph.launch_agent()
+    async with heph.client(agent.token) as client:
+        again = await _create(
+            client,
+            phase=1,
+            title="Reproduce: empty config file crashes the loader",
+            description="A bug was reported: loading an empty config file crashes. Reproduce it "
+            "and find the root cause.",
+        )
+    assert again["status"] == "duplicate" and again["duplicate_of"] == started["task_id"]

@@ -6,7 +6,6 @@ import asyncio
 
 from heph_mcp.settings import load_settings
 
-
 # Different enough that duplicate detection keeps every one of them.
 DISTINCT_WORK = [
     ("Fix the date picker", "January shows December"),

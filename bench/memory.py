@@ -1,0 +1,233 @@
+"""Memory pipeline throughput and search latency, with the real model and embedded Qdrant.
+
+    .venv/bin/python bench/memory.py [--saves 400] [--sizes 1000,20000]
+
+1. save_memory throughput (service layer: embed, dedup search, SQLite, Qdrant
+   upsert) with 1 and 16 concurrent savers, against raw `model.encode` of the
+   same texts in the same run (batches of 64: the best the model can do here).
+2. find_memories latency p50/p99 (embed the query, search, read SQLite) with
+   1k and 20k memories stored. The store is filled through the batch path
+   (encode 64 at a time, one upsert per batch), not through save().
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from heph_mcp.memory import Memory  # noqa: E402
+from heph_mcp.memory.embedder import LocalEmbedder  # noqa: E402
+from heph_mcp.records import Principal  # noqa: E402
+from heph_mcp.services.memories import MemoryService  # noqa: E402
+from heph_mcp.settings import load_settings  # noqa: E402
+from heph_mcp.store import Store  # noqa: E402
+
+SUBJECTS = [
+    "the parser",
+    "the login route",
+    "the task queue",
+    "the cache",
+    "the CLI",
+    "the websocket hub",
+    "the invoice service",
+    "the date picker",
+    "the uploader",
+    "the config loader",
+    "the scheduler",
+    "the search index",
+    "the exporter",
+]
+FINDINGS = [
+    "drops the last line when a file has no trailing newline",
+    "retries three times with exponential backoff",
+    "is not thread safe",
+    "reads the whole file into memory",
+    "ignores the user's locale",
+    "uses a zero-based month index",
+    "leaks a connection per request",
+    "keys entries by path but not by version",
+    "logs secrets at debug level",
+    "needs the locales package on CI",
+    "times out after 30 seconds",
+    "sorts by creation time, not priority",
+    "skips hidden files",
+]
+ADVICE = [
+    "so always pass an explicit encoding",
+    "so call close() in a finally block",
+    "so batch the writes",
+    "so check the return code",
+    "so pin the version",
+    "so add a regression test first",
+    "so guard it with a lock",
+    "so stream in 1 MB chunks",
+    "so normalise paths first",
+    "so set a timeout",
+]
+
+
+def texts(n: int, seed: int) -> list[str]:
+    """Distinct, realistic memory texts (so none is merged as a near duplicate)."""
+    rng = random.Random(seed)
+    out = set()
+    while len(out) < n:
+        out.add(
+            f"{rng.choice(SUBJECTS).capitalize()} {rng.choice(FINDINGS)}, "
+            f"{rng.choice(ADVICE)} (see module {rng.randrange(10_000)})."
+        )
+    return sorted(out)
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+async def open_service(tmp: Path, embedder: LocalEmbedder) -> tuple[MemoryService, Store, Memory]:
+    settings = load_settings(project=tmp)
+    store = await Store.open(settings.db_path)
+    memory = Memory.open(settings, embedder=embedder)
+    await memory.ensure_collections()
+    await store_user_run(store)
+    return MemoryService(store, memory, settings), store, memory
+
+
+async def store_user_run(store: Store) -> None:
+    async with store.transaction() as db:
+        await db.execute(
+            "INSERT INTO runs VALUES ('rbench', 'w', '{}', 'g', '{}', 'active', 4, 'user', 0, 0)"
+        )
+
+
+async def save_throughput(embedder: LocalEmbedder, corpus: list[str], savers: int) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        service, store, memory = await open_service(Path(tmp), embedder)
+        user = Principal(id="user", role="user")
+        queue = list(corpus)
+
+        async def saver() -> None:
+            while queue:
+                await service.save(user, queue.pop(), "discovery", run="rbench")
+
+        start = time.perf_counter()
+        await asyncio.gather(*(saver() for _ in range(savers)))
+        elapsed = time.perf_counter() - start
+        merged = await store.fetchone("SELECT SUM(merged_count) FROM memories")
+        await memory.close()
+        await store.close()
+    if merged and merged[0]:
+        print(f"note: {merged[0]} saves merged as near duplicates")
+    return len(corpus) / elapsed
+
+
+def raw_throughput(embedder: LocalEmbedder, corpus: list[str], batch: int) -> float:
+    start = time.perf_counter()
+    for i in range(0, len(corpus), batch):
+        embedder.encode_sync(corpus[i : i + batch])
+    return len(corpus) / (time.perf_counter() - start)
+
+
+async def fill(
+    service: MemoryService, store: Store, memory: Memory, corpus: list[str], progress: Progress
+) -> None:
+    bar = progress.add_task(f"storing {len(corpus)} memories", total=len(corpus))
+    for i in range(0, len(corpus), 64):
+        chunk = corpus[i : i + 64]
+        ids = [f"mb{i + j}" for j in range(len(chunk))]
+        vectors = await memory.embedder.embed(chunk)
+        async with store.transaction() as db:
+            await db.executemany(
+                "INSERT INTO memories (id, scope, type, content, created_by, created_at,"
+                " updated_at) VALUES (?, 'rbench', 'discovery', ?, 'bench', 0, 0)",
+                list(zip(ids, chunk, strict=True)),
+            )
+        await memory.memories.upsert("rbench", ids, vectors, [{"type": "discovery"}] * len(chunk))
+        progress.advance(bar, len(chunk))
+
+
+async def find_latency(
+    embedder: LocalEmbedder, size: int, queries: list[str], progress: Progress
+) -> tuple[list[float], list[float]]:
+    with tempfile.TemporaryDirectory() as tmp:
+        service, store, memory = await open_service(Path(tmp), embedder)
+        await fill(service, store, memory, texts(size, seed=size), progress)
+        agent = Principal(id="a1", role="agent", run_id="rbench", task_id=None)
+        full, search = [], []
+        for query in queries:
+            start = time.perf_counter()
+            hits = await service.find(agent, query, limit=5)
+            full.append(time.perf_counter() - start)
+            assert hits, "a search over a filled store must find something"
+            vector = (await embedder.embed([query]))[0]
+            start = time.perf_counter()
+            await memory.memories.search(["rbench", "project"], vector, limit=5)
+            search.append(time.perf_counter() - start)
+        await memory.close()
+        await store.close()
+    return full, search
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--saves", type=int, default=400)
+    parser.add_argument("--sizes", default="1000,20000")
+    args = parser.parse_args()
+    console = Console()
+    embedder = LocalEmbedder()
+    await embedder.warm_up()
+    corpus = texts(args.saves, seed=1)
+    raw = raw_throughput(embedder, corpus, 64)
+    raw_single = raw_throughput(embedder, corpus[:100], 1)
+    table = Table(title=f"save throughput, {len(corpus)} distinct memories")
+    for column in ("path", "memories/s", "vs raw encode (batch 64)"):
+        table.add_column(column, justify="right")
+    table.add_row("raw model.encode, batch 64", f"{raw:.0f}", "1.00")
+    table.add_row("raw model.encode, one at a time", f"{raw_single:.0f}", f"{raw_single / raw:.2f}")
+    for savers in (1, 16):
+        with console.status(f"{savers} saver(s)..."):
+            rate = await save_throughput(embedder, corpus, savers)
+        table.add_row(
+            f"save_memory, {savers} concurrent saver(s)", f"{rate:.0f}", f"{rate / raw:.2f}"
+        )
+    console.print(table)
+    queries = [
+        f"which module {rng}"
+        for rng in (
+            "leaks connections",
+            "ignores the locale",
+            "is slow with big files",
+            "has month bugs",
+            "logs secrets",
+        )
+    ] * 40
+    latency = Table(title=f"find_memories latency ({len(queries)} queries)")
+    for column in ("memories", "find p50 ms", "find p99 ms", "search-only p50", "search-only p99"):
+        latency.add_column(column, justify="right")
+    with Progress(console=console, transient=True) as progress:
+        for size in [int(s) for s in args.sizes.split(",")]:
+            full, search = await find_latency(embedder, size, queries, progress)
+            latency.add_row(
+                str(size),
+                f"{pct(full, 0.5):.1f}",
+                f"{pct(full, 0.99):.1f}",
+                f"{pct(search, 0.5):.1f}",
+                f"{pct(search, 0.99):.1f}",
+            )
+    console.print(latency)
+    embedder.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
