@@ -56,7 +56,9 @@ class LocalEmbedder:
         self._model: Any = None
         self._load_lock = threading.Lock()
         self._threads = threads
-        self._batcher = MicroBatcher(self._encode_batch, max_batch=max_batch)
+        self._batcher: MicroBatcher[str, np.ndarray] = MicroBatcher(
+            self._encode_batch, max_batch=max_batch
+        )
 
     def _load(self) -> Any:
         with self._load_lock:
@@ -106,8 +108,17 @@ class LocalEmbedder:
         return np.asarray(vectors, dtype=np.float32)
 
     def encode_sync(self, texts: list[str]) -> np.ndarray:
-        """Direct, unbatched encoding: the baseline benchmarks compare against."""
+        """Direct, unbatched encoding in the caller's thread (scripts, calibration)."""
         return self._encode_sync(texts)
+
+    async def encode_direct(self, texts: list[str]) -> np.ndarray:
+        """Unbatched encoding in the model's own thread: the benchmarks' raw baseline.
+
+        Same thread as served requests, so torch keeps one thread pool; encoding
+        from a second thread gives it a second pool that competes for the cores.
+        """
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self._encode_sync, texts)
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
@@ -122,7 +133,9 @@ class OpenAIEmbedder:
         self.model_name = model
         self._client = AsyncOpenAI(base_url=base_url, api_key=api_key or "unused")
         self._dim: int | None = None
-        self._batcher = MicroBatcher(self._encode_batch, max_batch=256)
+        self._batcher: MicroBatcher[str, np.ndarray] = MicroBatcher(
+            self._encode_batch, max_batch=256
+        )
 
     async def dimension(self) -> int:
         if self._dim is None:

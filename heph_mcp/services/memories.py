@@ -8,16 +8,18 @@ as an existing memory in the same scope is merged into it, not stored twice.
 
 from __future__ import annotations
 
-import asyncio
 import json
+from dataclasses import dataclass
 from typing import Any, Literal, cast
 
+import numpy as np
 from pydantic import BaseModel, Field
 
 from heph_mcp.errors import Forbidden, InvalidRequest
 from heph_mcp.memory import IndexItem, Memory
+from heph_mcp.memory.batcher import MicroBatcher
 from heph_mcp.records import Principal, iso
-from heph_mcp.services.common import new_id, now, record_event
+from heph_mcp.services.common import new_id, now
 from heph_mcp.settings import Settings
 from heph_mcp.store import Store, query_one
 
@@ -61,13 +63,29 @@ class MemoryHit(BaseModel):
     memory: MemoryRecord
 
 
+@dataclass(frozen=True)
+class _SaveRequest:
+    principal: Principal
+    scope: str
+    type: str
+    content: str
+    tags: list[str]
+    files: list[str]
+    task_id: str | None
+    vector: np.ndarray
+
+
 class MemoryService:
     def __init__(self, store: Store, memory: Memory, settings: Settings):
         self._store = store
         self._memory = memory
         self._settings = settings
-        # Search-then-insert must not interleave, or two identical saves both insert.
-        self._lock = asyncio.Lock()
+        # Saves are group-committed: one transaction and one upsert per batch. A
+        # single worker runs batches in turn, so a search can never miss a
+        # near-identical memory that a concurrent save is still writing.
+        self._saves: MicroBatcher[_SaveRequest, list[SavedMemory]] = MicroBatcher(
+            self._save_batch, max_batch=64
+        )
 
     async def save(
         self,
@@ -82,27 +100,69 @@ class MemoryService:
         if not content.strip():
             raise InvalidRequest("content must not be blank")
         scope = await self._scope_for_save(principal, run)
+        # Encoding happens here, batched across callers by the embedder, so the
+        # next batch encodes while the write stage below commits the previous one.
         vector = (await self._memory.embedder.embed([content]))[0]
-        async with self._lock:
-            hits = await self._memory.memories.search(
-                [scope], vector, limit=1, threshold=self._settings.memory_merge_threshold
-            )
-            if hits:
-                merged = await self._merge(hits[0].id, tags or [], files or [])
-                return SavedMemory(memory=merged, merged=True, similarity=hits[0].score)
-            record = await self._insert(
-                principal,
-                scope,
-                type,
-                content,
-                tags or [],
-                files or [],
-                task_id or principal.task_id,
-            )
+        request = _SaveRequest(
+            principal,
+            scope,
+            type,
+            content,
+            tags or [],
+            files or [],
+            task_id or principal.task_id,
+            vector,
+        )
+        return (await self._saves.submit([request]))[0]
+
+    async def _save_batch(self, requests: list[_SaveRequest]) -> list[SavedMemory]:
+        threshold = self._settings.memory_merge_threshold
+        fresh: dict[int, tuple[MemoryRecord, np.ndarray]] = {}
+        merges: dict[int, tuple[str, float]] = {}  # request index -> (memory id, similarity)
+        for i, request in enumerate(requests):
+            vector = request.vector
+            twin = self._twin_in_batch(requests, fresh, request, vector, threshold)
+            if twin is None:
+                hits = await self._memory.memories.search(
+                    [request.scope], vector, limit=1, threshold=threshold
+                )
+                twin = (hits[0].id, hits[0].score) if hits else None
+            if twin is None:
+                fresh[i] = (_new_record(request), vector)
+            else:
+                merges[i] = twin
+        await self._insert([record for record, _ in fresh.values()])
+        await self._upsert(list(fresh.values()))
+        results = {i: SavedMemory(memory=rec, merged=False) for i, (rec, _) in fresh.items()}
+        for i, (memory_id, score) in merges.items():
+            merged = await self._merge(memory_id, requests[i].tags, requests[i].files)
+            results[i] = SavedMemory(memory=merged, merged=True, similarity=round(score, 4))
+        return [results[i] for i in range(len(requests))]
+
+    @staticmethod
+    def _twin_in_batch(
+        requests: list[_SaveRequest],
+        fresh: dict[int, tuple[MemoryRecord, np.ndarray]],
+        request: _SaveRequest,
+        vector: np.ndarray,
+        threshold: float,
+    ) -> tuple[str, float] | None:
+        """A near-identical memory saved earlier in the same batch (not yet in Qdrant)."""
+        for j, (record, other) in fresh.items():
+            score = float(other @ vector)
+            if requests[j].scope == request.scope and score >= threshold:
+                return record.id, score
+        return None
+
+    async def _upsert(self, fresh: list[tuple[MemoryRecord, np.ndarray]]) -> None:
+        for scope in {record.scope for record, _ in fresh}:
+            mine = [(record, vector) for record, vector in fresh if record.scope == scope]
             await self._memory.memories.upsert(
-                scope, [record.id], vector[None, :], [{"type": type}]
+                scope,
+                [record.id for record, _ in mine],
+                np.stack([vector for _, vector in mine]),
+                [{"type": record.type} for record, _ in mine],
             )
-        return SavedMemory(memory=record, merged=False)
 
     async def find(
         self,
@@ -163,54 +223,43 @@ class MemoryService:
             return None if all_runs else [principal.run_id or PROJECT, PROJECT]
         return [run, PROJECT] if run and not all_runs else None
 
-    async def _insert(
-        self,
-        principal: Principal,
-        scope: str,
-        type: str,
-        content: str,
-        tags: list[str],
-        files: list[str],
-        task_id: str | None,
-    ) -> MemoryRecord:
-        memory_id, ts = new_id("m"), now()
+    async def _insert(self, records: list[MemoryRecord]) -> None:
+        if not records:
+            return
+        ts = now()
         async with self._store.transaction() as db:
-            await db.execute(
+            await db.executemany(
                 "INSERT INTO memories (id, scope, type, content, tags, files, created_by, task_id,"
                 " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    memory_id,
-                    scope,
-                    type,
-                    content,
-                    json.dumps(tags),
-                    json.dumps(files),
-                    principal.id,
-                    task_id,
-                    ts,
-                    ts,
-                ),
+                [
+                    (
+                        r.id,
+                        r.scope,
+                        r.type,
+                        r.content,
+                        json.dumps(r.tags),
+                        json.dumps(r.files),
+                        r.created_by,
+                        r.task_id,
+                        ts,
+                        ts,
+                    )
+                    for r in records
+                ],
             )
-            await record_event(
-                db,
-                principal.id,
-                "memory_saved",
-                memory=memory_id,
-                type=type,
-                run_id=None if scope == PROJECT else scope,
+            await db.executemany(
+                "INSERT INTO events (run_id, task_id, actor, kind, detail, at)"
+                " VALUES (?, NULL, ?, 'memory_saved', ?, ?)",
+                [
+                    (
+                        None if r.scope == PROJECT else r.scope,
+                        r.created_by,
+                        json.dumps({"memory": r.id, "type": r.type}),
+                        ts,
+                    )
+                    for r in records
+                ],
             )
-        return MemoryRecord(
-            id=memory_id,
-            scope=scope,
-            type=cast(MemoryType, type),
-            content=content,
-            tags=tags,
-            files=files,
-            created_by=principal.id,
-            task_id=task_id,
-            merged_count=0,
-            created_at=iso(ts),
-        )
 
     async def _merge(self, memory_id: str, tags: list[str], files: list[str]) -> MemoryRecord:
         async with self._store.transaction() as db:
@@ -234,6 +283,21 @@ class MemoryService:
         marks = ",".join("?" * len(ids))
         rows = await self._store.fetchall(f"SELECT * FROM memories WHERE id IN ({marks})", ids)
         return {r["id"]: MemoryRecord.from_row(r) for r in rows}
+
+
+def _new_record(request: _SaveRequest) -> MemoryRecord:
+    return MemoryRecord(
+        id=new_id("m"),
+        scope=request.scope,
+        type=cast(MemoryType, request.type),
+        content=request.content,
+        tags=request.tags,
+        files=request.files,
+        created_by=request.principal.id,
+        task_id=request.task_id,
+        merged_count=0,
+        created_at=iso(now()),
+    )
 
 
 def _union(old: list[str], new: list[str]) -> list[str]:

@@ -197,3 +197,22 @@ async def test_a_blank_query_is_refused(heph, agent):
     async with heph.client(agent.token) as client:
         result = await client.call_tool("find_memories", {"query": "  "}, raise_on_error=False)
     assert result.is_error and "must not be blank" in result.content[0].text
+
+
+async def test_concurrent_identical_saves_store_one_memory(heph, agent):
+    import asyncio
+
+    text = "The staging database is reset every night at 02:00 UTC."
+
+    async def save(n: int):
+        async with heph.client(agent.token) as client:
+            result = await client.call_tool(
+                "save_memory", {"content": text, "type": "warning", "tags": [f"t{n}"]}
+            )
+            return result.structured_content
+
+    results = await asyncio.gather(*(save(n) for n in range(6)))
+    assert len({r["memory"]["id"] for r in results}) == 1
+    assert sum(not r["merged"] for r in results) == 1
+    row = heph.db().execute("SELECT COUNT(*), MAX(merged_count) FROM memories").fetchone()
+    assert tuple(row) == (1, 5)
