@@ -1,7 +1,8 @@
 """Control-plane latency over real HTTP: 1, 8 and 32 concurrent agents.
 
 Each simulated agent gets a real token (claim + register through the ops
-tools, not timed), then, all agents at once, loops create_task + get_tasks
+tools, not timed), then, all agents at once, loops create_task (which embeds
+the task text for duplicate detection) + get_tasks
 and finally reports its own task with update_task_status. The floor is the
 no-op `whoami` tool on the same server, at the same concurrency, in the same
 run. Runs get a workflow with a cap of 64 agents so 32 clients fit.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import random
 import statistics
 import sys
 import tempfile
@@ -72,6 +74,41 @@ async def start_agent(url: str, ops_token: str, worker: str) -> dict:
         )
 
 
+AREAS = [
+    "parser",
+    "login route",
+    "task queue",
+    "cache",
+    "CLI",
+    "websocket hub",
+    "exporter",
+    "invoice service",
+    "date picker",
+    "uploader",
+    "config loader",
+    "scheduler",
+]
+PROBLEMS = [
+    "drops the last line",
+    "leaks a connection",
+    "ignores the locale",
+    "is not thread safe",
+    "times out after 30 s",
+    "logs secrets",
+    "sorts by the wrong key",
+    "reads everything",
+]
+
+
+def distinct_text(worker: str, i: int) -> str:
+    """Task texts that differ in meaning, so duplicate detection keeps them all."""
+    rng = random.Random(f"{worker}-{i}")
+    return (
+        f"The {rng.choice(AREAS)} {rng.choice(PROBLEMS)} when {rng.choice(AREAS)} "
+        f"{rng.choice(PROBLEMS)}; case {rng.randrange(10**6)}."
+    )
+
+
 async def agent_loop(url: str, token: str, worker: str, rounds: int, rec: Recorder) -> None:
     """One agent's working life: create and list tasks, then report its own task done."""
     async with HephClient(url, token) as agent:
@@ -82,7 +119,7 @@ async def agent_loop(url: str, token: str, worker: str, rounds: int, rec: Record
                 "create_task",
                 phase=1 + i % 2,
                 title=f"{worker} follow-up {i}",
-                description="bench " * 30,
+                description=distinct_text(worker, i),
             )
             await rec.timed("get_tasks", agent, "get_tasks", status="running")
         await rec.timed(
