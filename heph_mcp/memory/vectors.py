@@ -68,32 +68,16 @@ class VectorIndex:
                 metadata={"model": model},
             )
             return
-        info = await self.client.get_collection(self.collection)
-        have_dim = _vector_size(info)
-        have_model = (info.config.metadata or {}).get("model")
-        if have_dim != dim or have_model != model:
-            raise IndexMismatch(
-                f"collection {self.collection!r} was built with model {have_model!r} "
-                f"({have_dim} dims) but the configured model is {model!r} ({dim} dims): "
-                "run `heph memory reindex` to rebuild it"
-            )
+        _require_same(
+            self.collection, await self.client.get_collection(self.collection), model, dim
+        )
 
     async def check_model(self, model: str) -> None:
         """Cheap start-up check (no model load): the collection was built with `model`."""
-        if not await self.client.collection_exists(self.collection):
-            return
-        info = await self.client.get_collection(self.collection)
-        have = (info.config.metadata or {}).get("model")
-        if have != model:
-            raise IndexMismatch(
-                f"collection {self.collection!r} was built with model {have!r} but the "
-                f"configured model is {model!r}: run `heph memory reindex` to rebuild it"
-            )
-
-    async def recreate(self, dim: int, model: str) -> None:
         if await self.client.collection_exists(self.collection):
-            await self.client.delete_collection(self.collection)
-        await self.ensure(dim, model)
+            _require_same(
+                self.collection, await self.client.get_collection(self.collection), model, None
+            )
 
     async def upsert(self, keys: list[str], vectors: np.ndarray, payloads: list[dict]) -> None:
         points = [
@@ -119,9 +103,6 @@ class VectorIndex:
             if p.payload
         ]
 
-    async def set_payload(self, key: str, payload: dict[str, Any]) -> None:
-        await self.client.set_payload(self.collection, payload=payload, points=[point_id(key)])
-
 
 def _filter(must: dict[str, Any]) -> models.Filter | None:
     conditions: list[Any] = []
@@ -133,6 +114,19 @@ def _filter(must: dict[str, Any]) -> models.Filter | None:
         )
         conditions.append(models.FieldCondition(key=field, match=match))
     return models.Filter(must=conditions) if conditions else None
+
+
+def _require_same(
+    collection: str, info: models.CollectionInfo, model: str, dim: int | None
+) -> None:
+    have_model = (info.config.metadata or {}).get("model")
+    have_dim = _vector_size(info)
+    if have_model != model or (dim is not None and have_dim != dim):
+        wanted = f"{model!r}" + (f" ({dim} dims)" if dim is not None else "")
+        raise IndexMismatch(
+            f"collection {collection!r} was built with model {have_model!r} ({have_dim} dims)"
+            f" but the configured model is {wanted}: run `heph memory reindex` to rebuild it"
+        )
 
 
 def _vector_size(info: models.CollectionInfo) -> int | None:
@@ -192,8 +186,10 @@ class ScopedIndex:
         """Best hits across the given scopes (all of them when None), best first."""
         names = await self.names() if scopes is None else [self.prefix + s for s in scopes]
         hits: list[Hit] = []
+        # This process is the only writer: setup() saw every existing collection and
+        # _index() records each new one, so a scope not in _ready has no memories.
         for name in names:
-            if name in self._ready or await self.client.collection_exists(name):
+            if name in self._ready:
                 hits += await VectorIndex(self.client, name).search(
                     vector, must or {}, limit, threshold
                 )

@@ -140,14 +140,11 @@ class RunService:
             run_id=run_id, cancelled_tasks=cursor.rowcount, running_agents=[a["id"] for a in agents]
         )
 
-    async def status(
-        self, run_id: str | None = None, include_finished: bool = True
-    ) -> list[RunStatus]:
+    async def status(self, run_id: str | None = None) -> list[RunStatus]:
         if run_id is not None:
             runs = [await self.get(run_id)]
         else:
-            where = "" if include_finished else "WHERE status = 'active'"
-            rows = await self._store.fetchall(f"SELECT * FROM runs {where} ORDER BY created_at")
+            rows = await self._store.fetchall("SELECT * FROM runs ORDER BY created_at")
             runs = [_run_from_row(r) for r in rows]
         return [await self._run_status(run) for run in runs]
 
