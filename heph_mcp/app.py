@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from heph_mcp import prompts, resources
 from heph_mcp.identity import HephTokenVerifier
 from heph_mcp.memory import Memory
+from heph_mcp.notify import serve_subscriptions
 from heph_mcp.records import Principal
 from heph_mcp.services import Services
 from heph_mcp.settings import Settings
@@ -72,7 +73,9 @@ def build_server(
             own_memory = memory or Memory.open(settings)
             if memory is None:
                 stack.push_async_callback(own_memory.close)
-            runtime.services = await Services.create(settings, own_store, registry, own_memory)
+            runtime.services = await Services.create(
+                settings, own_store, registry, own_memory, notifier
+            )
             try:
                 yield {"services": runtime.services}
             finally:
@@ -85,6 +88,7 @@ def build_server(
         lifespan=lifespan,
         mask_error_details=True,
     )
+    notifier = serve_subscriptions(mcp)
     limits = Limits(text=settings.max_text_chars)
     runs.register(mcp, limits)
     tasks.register(mcp, limits)

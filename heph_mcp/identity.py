@@ -58,14 +58,21 @@ class Identity:
         self._store = store
         self._local = {hash_token(local_token(secrets_dir, r)): r for r in LOCAL_ROLES}
         self._agents: dict[str, Principal] = {}
+        # When each agent last made a request: how the launcher knows an agent
+        # really started. Liveness, not history, so it is kept in memory only.
+        self.last_seen: dict[str, float] = {}
 
     async def resolve(self, token: str) -> Principal | None:
         digest = hash_token(token)
         for known, role in self._local.items():
             if hmac.compare_digest(known, digest):
                 return Principal(id=role, role=role)
-        if digest in self._agents:
-            return self._agents[digest]
+        principal = self._agents.get(digest) or await self._load_agent(digest)
+        if principal is not None:
+            self.last_seen[principal.id] = time.time()
+        return principal
+
+    async def _load_agent(self, digest: str) -> Principal | None:
         row = await self._store.fetchone(
             "SELECT id, role, run_id, task_id FROM principals "
             "WHERE token_hash = ? AND revoked_at IS NULL",
@@ -95,6 +102,7 @@ class Identity:
             (time.time(), principal_id),
         )
         self._agents = {h: p for h, p in self._agents.items() if p.id != principal_id}
+        self.last_seen.pop(principal_id, None)
 
 
 class HephTokenVerifier(TokenVerifier):

@@ -124,4 +124,14 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE tasks ADD COLUMN duplicate_of TEXT REFERENCES tasks(id)
         """,
     ),
+    (
+        "git_branches_and_merges",
+        """
+        ALTER TABLE tasks ADD COLUMN base_ref TEXT;
+        ALTER TABLE tasks ADD COLUMN merge_state TEXT CHECK (merge_state IN (
+            'merged', 'nothing', 'conflict'));
+        ALTER TABLE tasks ADD COLUMN merge_commit TEXT;
+        CREATE INDEX agents_worker ON agents (worker, status)
+        """,
+    ),
 ]

@@ -101,6 +101,11 @@ class Task(TaskSummary):
         default=None, description="Set when status is duplicate: the existing task to follow"
     )
     related: list[RelatedTask] = Field(default_factory=list)
+    base_ref: str | None = Field(
+        default=None, description="Git ref the task's branch starts from, if not the run's branch"
+    )
+    merge_state: Literal["merged", "nothing", "conflict"] | None = None
+    merge_commit: str | None = None
 
 
 class TaskList(BaseModel):
@@ -128,6 +133,10 @@ class Agent(BaseModel):
     exit_reason: str | None
     started_at: str | None
     ended_at: str | None
+    task_status: str | None = None
+    last_seen_at: float | None = Field(
+        default=None, description="Unix time of the agent's latest MCP request, if any"
+    )
 
     @classmethod
     def from_row(cls, row: aiosqlite.Row) -> Agent:

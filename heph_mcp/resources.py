@@ -17,6 +17,7 @@ from fastmcp.exceptions import FastMCPError, ResourceError
 from heph_mcp.brief import phase_instructions
 from heph_mcp.errors import HephError, NotFound
 from heph_mcp.identity import current_principal
+from heph_mcp.notify import QUEUE_URI
 from heph_mcp.tools.common import roles, services
 from heph_mcp.tools.runs import WorkflowInfo
 
@@ -33,6 +34,11 @@ def domain_errors(kind: type[FastMCPError] = ResourceError) -> Iterator[None]:
 
 
 def register(mcp: FastMCP) -> None:
+    @mcp.resource(QUEUE_URI, mime_type="application/json", auth=roles("ops"))
+    async def queue(ctx: Context) -> str:
+        """Task counts by status; subscribe to hear when work is queued, finished or cancelled."""
+        return json.dumps(await services(ctx).agents.queue_counts())
+
     @mcp.resource("heph://workflows", mime_type="application/json", auth=ALL)
     async def workflows(ctx: Context) -> str:
         """Every workflow this server offers, with its phases."""

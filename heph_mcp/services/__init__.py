@@ -6,11 +6,13 @@ from dataclasses import dataclass
 
 from heph_mcp.identity import Identity
 from heph_mcp.memory import Memory
+from heph_mcp.notify import Notifier
 from heph_mcp.records import Principal, Task
 from heph_mcp.services.agents import AgentService
 from heph_mcp.services.common import RunWorkflows, TaskReader
 from heph_mcp.services.dedup import TaskDeduper
 from heph_mcp.services.memories import MemoryService
+from heph_mcp.services.merges import MergeService
 from heph_mcp.services.runs import RunService
 from heph_mcp.services.tasks import TaskService
 from heph_mcp.services.workflows import WorkflowService
@@ -31,10 +33,17 @@ class Services:
     memories: MemoryService
     dedup: TaskDeduper
     run_workflows: RunWorkflows
+    merges: MergeService
+    notifier: Notifier
 
     @classmethod
     async def create(
-        cls, settings: Settings, store: Store, registry: WorkflowRegistry, memory: Memory
+        cls,
+        settings: Settings,
+        store: Store,
+        registry: WorkflowRegistry,
+        memory: Memory,
+        notifier: Notifier | None = None,
     ) -> Services:
         identity = Identity(store, settings.secrets_dir)
         run_workflows = RunWorkflows(store)
@@ -43,17 +52,21 @@ class Services:
         await workflows.load_registered()
         await memory.ensure_collections()
         dedup = TaskDeduper(store, memory, settings)
+        notifier = notifier or Notifier()
+        tasks = TaskService(store, run_workflows, reader, dedup, notifier)
         return cls(
             settings=settings,
             store=store,
             identity=identity,
             workflows=workflows,
-            runs=RunService(store, workflows, run_workflows, reader, dedup),
-            tasks=TaskService(store, run_workflows, reader, dedup),
-            agents=AgentService(store, identity, reader, settings),
+            runs=RunService(store, workflows, run_workflows, reader, dedup, notifier),
+            tasks=tasks,
+            agents=AgentService(store, identity, reader, settings, notifier),
             memories=MemoryService(store, memory, settings),
             dedup=dedup,
             run_workflows=run_workflows,
+            merges=MergeService(store, tasks, reader, run_workflows),
+            notifier=notifier,
         )
 
     async def finish_task(

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from heph_mcp.errors import Conflict, NotFound
 from heph_mcp.identity import Identity
+from heph_mcp.notify import Notifier
 from heph_mcp.records import ACTIVE_STATUSES, Agent, Principal, Task, iso
 from heph_mcp.services.common import TaskReader, new_id, now, record_event
 from heph_mcp.settings import Settings
@@ -61,16 +62,29 @@ class ExitOutcome(BaseModel):
     retried: bool
 
 
+class Released(BaseModel):
+    released: list[str]
+    statuses: dict[str, str]
+
+
 class AgentService:
-    def __init__(self, store: Store, identity: Identity, reader: TaskReader, settings: Settings):
+    def __init__(
+        self,
+        store: Store,
+        identity: Identity,
+        reader: TaskReader,
+        settings: Settings,
+        notifier: Notifier | None = None,
+    ):
         self._store = store
         self._identity = identity
         self._reader = reader
         self._settings = settings
+        self._notifier = notifier or Notifier()
 
     async def claim(self, principal: Principal, worker: str, slots: int, lease: float) -> Claim:
         async with self._store.transaction() as db:
-            await self._expire_leases(db, principal.id)
+            expired = await self._expire_leases(db, principal.id)
             full = await self._capacity_reason(db, worker, slots)
             row = None if full else await query_one(db, NEXT_QUEUED)
             if row is not None:
@@ -87,6 +101,8 @@ class AgentService:
                     task_id=row["id"],
                     worker=worker,
                 )
+        if expired:
+            await self._notifier.queue_changed()
         if row is None:
             return Claim(task=None, reason=full or "no queued task within its run's cap")
         return Claim(task=await self._reader.one(row["id"]))
@@ -149,6 +165,8 @@ class AgentService:
                 raise Conflict(f"agent {agent_id} has already exited")
             await self._end_agent(db, agent_id, reason)
             status = await self._settle_task(db, dict(row), reason, principal.id)
+        if status == "queued":
+            await self._notifier.queue_changed()
         # Only an open task can be settled, so "queued" afterwards means it was retried.
         return ExitOutcome(
             agent_id=agent_id,
@@ -166,12 +184,53 @@ class AgentService:
             )
         return cursor.rowcount
 
-    async def running(self, run_id: str | None = None) -> list[Agent]:
-        where, params = ("AND run_id = ?", (run_id,)) if run_id else ("", ())
+    async def release(
+        self, principal: Principal, worker: str, reason: str, task_id: str | None
+    ) -> Released:
+        """Give back claims that never got an agent (a failed launch, or a launcher restart).
+
+        Each released task is retried or failed exactly as if its agent had exited.
+        """
+        where, params = ("AND id = ?", (worker, task_id)) if task_id else ("", (worker,))
+        statuses: dict[str, str] = {}
+        async with self._store.transaction() as db:
+            rows = await query_all(
+                db,
+                "SELECT id AS task_id, run_id, status, attempts FROM tasks"
+                f" WHERE status = 'claimed' AND claimed_by = ? {where}",
+                params,
+            )
+            for row in rows:
+                statuses[row["task_id"]] = await self._settle_task(
+                    db, dict(row), reason, principal.id
+                )
+        if task_id is not None and task_id not in statuses:
+            raise Conflict(f"task {task_id} is not claimed by {worker} without an agent")
+        if statuses:
+            await self._notifier.queue_changed()
+        return Released(released=sorted(statuses), statuses=statuses)
+
+    async def queue_counts(self) -> dict[str, int]:
         rows = await self._store.fetchall(
-            f"SELECT * FROM agents WHERE status = 'running' {where} ORDER BY started_at", params
+            "SELECT t.status, COUNT(*) FROM tasks t JOIN runs r ON r.id = t.run_id"
+            " WHERE r.status = 'active' GROUP BY t.status"
         )
-        return [Agent.from_row(r) for r in rows]
+        return {r[0]: r[1] for r in rows}
+
+    async def running(self, run_id: str | None = None, worker: str | None = None) -> list[Agent]:
+        clauses, params = ["a.status = 'running'"], []
+        for column, value in (("a.run_id", run_id), ("a.worker", worker)):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        rows = await self._store.fetchall(
+            "SELECT a.*, t.status AS task_status FROM agents a JOIN tasks t ON t.id = a.task_id"
+            f" WHERE {' AND '.join(clauses)} ORDER BY a.started_at",
+            params,
+        )
+        seen = self._identity.last_seen
+        agents = [Agent.from_row(r) for r in rows]
+        return [a.model_copy(update={"last_seen_at": seen.get(a.id)}) for a in agents]
 
     async def overview(self, run_id: str | None = None) -> list[AgentView]:
         """Who is working on what, for agents deciding what not to duplicate."""
@@ -208,7 +267,7 @@ class AgentService:
             return f"worker {worker} is full ({mine}/{slots} slots)"
         return ""
 
-    async def _expire_leases(self, db: aiosqlite.Connection, actor: str) -> None:
+    async def _expire_leases(self, db: aiosqlite.Connection, actor: str) -> int:
         rows = await query_all(
             db,
             f"SELECT id, run_id, attempts FROM tasks WHERE status IN {ACTIVE}"
@@ -227,6 +286,7 @@ class AgentService:
                 "lease expired: its launcher stopped renewing",
                 actor,
             )
+        return len(rows)
 
     async def _end_agent(self, db: aiosqlite.Connection, agent_id: str, reason: str) -> None:
         await db.execute(

@@ -7,6 +7,7 @@ import json
 from pydantic import BaseModel
 
 from heph_mcp.errors import Conflict, InvalidRequest, NotFound
+from heph_mcp.notify import Notifier
 from heph_mcp.records import (
     OPEN_STATUSES,
     PRIORITY_VALUE,
@@ -47,12 +48,14 @@ class RunService:
         run_workflows: RunWorkflows,
         tasks: TaskReader,
         dedup: TaskDeduper | None = None,
+        notifier: Notifier | None = None,
     ):
         self._store = store
         self._workflows = workflows
         self._run_workflows = run_workflows
         self._tasks = tasks
         self._dedup = dedup
+        self._notifier = notifier or Notifier()
 
     async def start(
         self, principal: Principal, workflow_name: str, goal: str, params: dict[str, str]
@@ -107,6 +110,7 @@ class RunService:
             # The first task is work like any other: later duplicates of it must be caught.
             vector = await self._dedup.vector(_clip(title), description)
             await self._dedup.index(task_id, run_id, 1, vector)
+        await self._notifier.queue_changed()
         return StartedRun(
             run_id=run_id, task_id=task_id, workflow=workflow.name, first_task_title=_clip(title)
         )
@@ -133,6 +137,8 @@ class RunService:
                 (ts, ts, run_id, *OPEN_STATUSES),
             )
             await record_event(db, principal.id, "run_cancelled", run_id=run_id)
+        # Launchers end the run's sessions when they hear of it.
+        await self._notifier.queue_changed()
         agents = await self._store.fetchall(
             "SELECT id FROM agents WHERE run_id = ? AND status = 'running'", (run_id,)
         )

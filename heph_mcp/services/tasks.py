@@ -13,6 +13,7 @@ from typing import Any, cast
 import aiosqlite
 
 from heph_mcp.errors import Conflict, Forbidden, InvalidRequest, NotFound
+from heph_mcp.notify import Notifier
 from heph_mcp.records import PRIORITY_VALUE, Principal, Priority, Task, TaskSummary, iso
 from heph_mcp.services.common import RunWorkflows, TaskReader, new_id, now, record_event
 from heph_mcp.services.dedup import TaskDeduper
@@ -28,11 +29,13 @@ class TaskService:
         run_workflows: RunWorkflows,
         reader: TaskReader,
         dedup: TaskDeduper | None = None,
+        notifier: Notifier | None = None,
     ):
         self._store = store
         self._workflows = run_workflows
         self.reader = reader
         self._dedup = dedup
+        self._notifier = notifier or Notifier()
 
     async def create(
         self,
@@ -45,6 +48,9 @@ class TaskService:
         priority: str = "medium",
         depends_on: list[str] | None = None,
         run: str | None = None,
+        base_ref: str | None = None,
+        parent_task_id: str | None = None,
+        check_duplicates: bool = True,
     ) -> Task:
         if not title.strip() or not description.strip():
             raise InvalidRequest("title and description must not be blank")
@@ -61,12 +67,22 @@ class TaskService:
             priority=cast(Priority, priority),
             status="queued",
             created_by=principal.id,
-            parent_task_id=principal.task_id,
+            parent_task_id=principal.task_id or parent_task_id,
             depends_on=sorted(set(depends_on or [])),
+            base_ref=base_ref,
         )
-        if self._dedup is None:
+        if self._dedup is None or not check_duplicates:
             await self._store_new(principal, task)
-            return task
+        else:
+            await self._store_checked(principal, task)
+        if task.status == "queued":
+            await self._notifier.queue_changed()
+        return task
+
+    async def _store_checked(self, principal: Principal, task: Task) -> None:
+        """Store the task unless a near-identical one exists; link the related ones."""
+        assert self._dedup is not None
+        run_id, phase_id = task.run_id, task.phase
         vector = await self._dedup.vector(task.title, task.description)
         async with self._dedup.lock:
             duplicate, related = await self._dedup.check(run_id, phase_id, vector)
@@ -76,7 +92,6 @@ class TaskService:
             await self._store_new(principal, task)
             if duplicate is None:
                 await self._dedup.index(task.id, run_id, phase_id, vector)
-        return task
 
     async def _store_new(self, principal: Principal, task: Task) -> None:
         ts = now()
@@ -101,8 +116,8 @@ class TaskService:
     async def _insert(db: aiosqlite.Connection, task: Task, ts: float) -> None:
         await db.execute(
             "INSERT INTO tasks (id, run_id, phase, title, description, done_definition,"
-            " priority, status, created_by, parent_task_id, duplicate_of, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " priority, status, created_by, parent_task_id, duplicate_of, base_ref, created_at,"
+            " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 task.id,
                 task.run_id,
@@ -115,6 +130,7 @@ class TaskService:
                 task.created_by,
                 task.parent_task_id,
                 task.duplicate_of,
+                task.base_ref,
                 ts,
                 ts,
             ),
@@ -191,6 +207,8 @@ class TaskService:
             )
             if status == "done":
                 await release_dependents(db, task_id, principal.id)
+        # The launcher merges and cleans up a finished task; dependents may be queued.
+        await self._notifier.queue_changed()
         return await self.reader.one(task_id)
 
     def _target_run(self, principal: Principal, run: str | None) -> str:

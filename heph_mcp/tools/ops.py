@@ -6,14 +6,14 @@ Documented in docs/architecture.md; the ops role never touches the database dire
 # No `from __future__ import annotations`: fastmcp reads these signatures at
 # registration, and closures over `limits` must be real objects, not strings.
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastmcp import Context, FastMCP
 from pydantic import BaseModel, Field
 
 from heph_mcp.identity import current_principal
-from heph_mcp.records import Agent, Principal
-from heph_mcp.services.agents import AgentSession, AgentView, Claim, ExitOutcome
+from heph_mcp.records import Agent, Principal, Task
+from heph_mcp.services.agents import AgentSession, AgentView, Claim, ExitOutcome, Released
 from heph_mcp.tools.common import ADDITIVE, ID_MAX, IDEMPOTENT_WRITE, READ_ONLY, roles, services
 
 Ident = Annotated[str, Field(min_length=1, max_length=ID_MAX, pattern=r"^[A-Za-z0-9_.:@\-]+$")]
@@ -31,6 +31,16 @@ class AgentStatus(BaseModel):
 
 class Renewed(BaseModel):
     renewed: int
+
+
+class MergeRecorded(BaseModel):
+    task_id: str
+    merge_state: str
+    resolve_task: Task | None = None
+
+
+Reason = Annotated[str, Field(min_length=1, max_length=4096)]
+Path = Annotated[str, Field(min_length=1, max_length=4096)]
 
 
 def register(mcp: FastMCP) -> None:
@@ -93,7 +103,30 @@ def register(mcp: FastMCP) -> None:
 
     @mcp.tool(auth=roles("ops"), annotations=READ_ONLY)
     async def list_agents(
-        ctx: Context, run: Annotated[str | None, Field(max_length=ID_MAX)] = None
+        ctx: Context,
+        run: Annotated[str | None, Field(max_length=ID_MAX)] = None,
+        worker: Ident | None = None,
     ) -> AgentList:
-        """List running agent sessions with their tmux session and worktree."""
-        return AgentList(agents=await services(ctx).agents.running(run))
+        """List running agent sessions: tmux session, worktree, task status, last request."""
+        return AgentList(agents=await services(ctx).agents.running(run, worker))
+
+    @mcp.tool(auth=roles("ops"), annotations=IDEMPOTENT_WRITE)
+    async def release_claim(
+        ctx: Context, worker: Ident, reason: Reason, task_id: Ident | None = None
+    ) -> Released:
+        """Give back a claim that got no agent (or, without task_id, all of this worker's)."""
+        return await services(ctx).agents.release(current_principal(), worker, reason, task_id)
+
+    @mcp.tool(auth=roles("ops"), annotations=ADDITIVE)
+    async def record_merge(
+        ctx: Context,
+        task_id: Ident,
+        state: Literal["merged", "nothing", "conflict"],
+        commit: Annotated[str | None, Field(pattern=r"^[0-9a-f]{40,64}$")] = None,
+        conflicts: Annotated[list[Path], Field(max_length=500)] = [],  # noqa: B006
+    ) -> MergeRecorded:
+        """Record how a finished task merged into its run's branch; a conflict queues a fix."""
+        resolve = await services(ctx).merges.record(
+            current_principal(), task_id, state, commit, conflicts
+        )
+        return MergeRecorded(task_id=task_id, merge_state=state, resolve_task=resolve)

@@ -33,6 +33,8 @@ OPS_TOOLS = {
     "register_agent",
     "report_agent_exit",
     "renew_leases",
+    "release_claim",
+    "record_merge",
     "list_agents",
     "get_task",
     "workflow_status",
