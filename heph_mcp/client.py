@@ -10,10 +10,12 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import uvicorn
 from fastmcp import Client
+from mcp.client.subscriptions import Subscription, listen
 
 from heph_mcp.app import build_app
 from heph_mcp.identity import local_token
@@ -54,6 +56,16 @@ class HephClient:
             text = " ".join(getattr(c, "text", "") for c in result.content)
             raise HephCallError(f"{tool}: {text}")
         return result.structured_content or {}
+
+    async def prompt(self, name: str, **arguments: Any) -> str:
+        """A prompt's text (its messages joined), rendered for this client's identity."""
+        args = {k: v for k, v in arguments.items() if v is not None}
+        result = await self._client.get_prompt(name, args)
+        return "\n\n".join(getattr(m.content, "text", "") for m in result.messages)
+
+    def listen(self, *uris: str) -> AbstractAsyncContextManager[Subscription]:
+        """Subscribe to updates of resources (MCP `subscriptions/listen`)."""
+        return listen(self._client.session, resource_subscriptions=list(uris))
 
     async def register_workflow(self, workflow: Workflow) -> dict[str, Any]:
         return await self.call("register_workflow", definition=workflow.model_dump(mode="json"))
@@ -134,7 +146,10 @@ class LocalServer:
         self._server.should_exit = True
         self._thread.join(timeout=10)
         if self.memory is not None:
-            asyncio.run(self.memory.close())
+            # Its own thread and loop: the caller may be inside a running event loop.
+            closer = threading.Thread(target=asyncio.run, args=(self.memory.close(),))
+            closer.start()
+            closer.join(timeout=30)
 
     def client(self) -> HephClient:
         return HephClient(self.settings.url, local_token(self.settings.secrets_dir, "user"))

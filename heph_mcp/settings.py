@@ -7,6 +7,7 @@ work out of the box (loopback, state under `<project>/.hephaestus/`).
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 from typing import Any, Literal
 
@@ -54,6 +55,27 @@ class Settings(BaseSettings):
     task_related_threshold: float = Field(default=0.35, gt=0, le=1)
     brief_memory_chars: int = Field(default=6000, ge=0)
 
+    # Launcher: which agent CLI runs tasks, and how it is watched.
+    agent_cli: str = Field(
+        default="claude", description="claude, codex, gemini, opencode, or custom"
+    )
+    agent_command: str | None = Field(
+        default=None,
+        description="The custom CLI's command line; placeholders: {brief} {mcp_config} "
+        "{prompt} {worktree} {task_id} {run_id} {agent_dir} {model} {url}",
+    )
+    agent_model: str | None = None
+    worker_id: str = Field(
+        default_factory=socket.gethostname, description="This host's name in task claims"
+    )
+    launcher_slots: int | None = Field(
+        default=None, ge=1, le=256, description="Agents this launcher runs; default: the cap"
+    )
+    start_timeout: float = Field(default=90.0, gt=0, description="Seconds to first MCP call")
+    poll_interval: float = Field(default=15.0, gt=0, description="Safety-net queue poll")
+    watch_interval: float = Field(default=1.0, gt=0, description="Session check period")
+    tmux_socket: str | None = Field(default=None, description="tmux -L name; default server")
+
     @field_validator("project")
     @classmethod
     def _absolute_project(cls, value: Path) -> Path:
@@ -74,6 +96,14 @@ class Settings(BaseSettings):
     @property
     def secrets_dir(self) -> Path:
         return self.state_dir / "secrets"
+
+    @property
+    def worktrees_dir(self) -> Path:
+        return self.state_dir / "worktrees"
+
+    @property
+    def agents_dir(self) -> Path:
+        return self.state_dir / "agents"
 
     @property
     def url(self) -> str:

@@ -32,6 +32,10 @@ class AgentSpec(_Strict):
 
     cli: str | None = None
     model: str | None = None
+    allowed_tools: list[str] = Field(
+        default_factory=list,
+        description="Extra tool permissions for this phase's agents (Claude Code rule syntax)",
+    )
 
 
 class Phase(_Strict):

@@ -21,6 +21,7 @@ from heph_mcp.records import ACTIVE_STATUSES, Agent, Principal, Task, iso
 from heph_mcp.services.common import TaskReader, new_id, now, record_event
 from heph_mcp.settings import Settings
 from heph_mcp.store import Store, query_all, query_one
+from phases import AgentSpec
 
 # An SQL tuple literal built from constants, never from input.
 ACTIVE = "(" + ", ".join(f"'{s}'" for s in ACTIVE_STATUSES) + ")"
@@ -37,6 +38,8 @@ NEXT_QUEUED = (
 class Claim(BaseModel):
     task: Task | None
     reason: str = ""
+    agent: AgentSpec | None = None
+    workflow: str | None = None
 
 
 class AgentSession(BaseModel):
@@ -105,7 +108,9 @@ class AgentService:
             await self._notifier.queue_changed()
         if row is None:
             return Claim(task=None, reason=full or "no queued task within its run's cap")
-        return Claim(task=await self._reader.one(row["id"]))
+        task = await self._reader.one(row["id"])
+        workflow = await self._reader.workflows.get(task.run_id)
+        return Claim(task=task, agent=workflow.phase(task.phase).agent, workflow=workflow.name)
 
     async def register(
         self,

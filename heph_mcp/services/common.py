@@ -63,7 +63,7 @@ class TaskReader:
 
     def __init__(self, store: Store, workflows: RunWorkflows):
         self._store = store
-        self._workflows = workflows
+        self.workflows = workflows
 
     async def many(self, where: str, params: tuple[Any, ...] = ()) -> list[Task]:
         return await self._read(Task, "*", where, params)  # type: ignore[return-value]
@@ -80,7 +80,7 @@ class TaskReader:
         if not rows:
             return []
         deps = await self._dependencies([r["id"] for r in rows])
-        names = self._workflows.phase_name
+        names = self.workflows.phase_name
         return [
             model.from_row(r, await names(r["run_id"], r["phase"]), deps.get(r["id"], []))
             for r in rows

@@ -22,7 +22,9 @@ IMPLEMENTATION = re.compile(r"implement|fix|build|develop|code|write", re.IGNORE
 
 
 def task_branch(run_id: str, task_id: str) -> str:
-    return f"heph/{run_id}/{task_id}"
+    """`heph/<run>-<task>`: git cannot hold `heph/<run>/<task>` beside the run's `heph/<run>`
+    (a ref name cannot be both a branch and a folder of branches)."""
+    return f"heph/{run_id}-{task_id}"
 
 
 def resolve_phase(workflow: Workflow, fallback: int) -> int:

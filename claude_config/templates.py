@@ -1,0 +1,125 @@
+"""What an agent is handed: its CLI's command line, MCP config and settings, from templates.
+
+Templates are data (clis.yaml, settings.json) so a user can see and change
+them; rendering fills placeholders inside single argv elements only, so a
+value can never become a second argument or shell syntax.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, Field
+
+START_PROMPT = (
+    "Your Hephaestus task brief is in the file {brief}. Read it now and do the task it "
+    "describes; it also explains how to report back through the hephaestus tools."
+)
+
+
+class CliTemplate(BaseModel):
+    argv: list[str] = Field(min_length=1)
+    model_args: list[str] = Field(default_factory=list)
+    mcp_format: Literal["claude", "gemini", "opencode", "none"] = "claude"
+    trust: Literal["claude", "none"] = "none"
+    token_env: str | None = None
+    config_env: str | None = None
+
+
+@dataclass
+class AgentLaunch:
+    """Everything the templates may refer to for one agent."""
+
+    url: str
+    token: str
+    agent_dir: Path
+    worktree: Path
+    task_id: str
+    run_id: str
+    model: str | None = None
+    allowed_tools: list[str] = field(default_factory=list)
+
+    @property
+    def brief(self) -> Path:
+        return self.agent_dir / "brief.md"
+
+    @property
+    def mcp_config(self) -> Path:
+        return self.agent_dir / "mcp.json"
+
+    @property
+    def settings(self) -> Path:
+        return self.agent_dir / "settings.json"
+
+    def values(self) -> dict[str, str]:
+        values = {
+            "brief": str(self.brief),
+            "mcp_config": str(self.mcp_config),
+            "settings": str(self.settings),
+            "agent_dir": str(self.agent_dir),
+            "worktree": str(self.worktree),
+            "task_id": self.task_id,
+            "run_id": self.run_id,
+            "url": self.url,
+            "model": self.model or "",
+        }
+        values["prompt"] = START_PROMPT.format(brief=values["brief"])
+        return values
+
+
+def builtin_clis() -> dict[str, CliTemplate]:
+    text = resources.files("claude_config").joinpath("clis.yaml").read_text()
+    return {name: CliTemplate.model_validate(spec) for name, spec in yaml.safe_load(text).items()}
+
+
+def cli_template(name: str, custom_command: str | None) -> CliTemplate:
+    """The named CLI's template; `custom` is the user's command line, split like a shell would."""
+    if name == "custom":
+        if not custom_command:
+            raise ValueError("agent CLI 'custom' needs agent_command (--agent-command '...')")
+        return CliTemplate(argv=shlex.split(custom_command), mcp_format="claude")
+    clis = builtin_clis()
+    if name not in clis:
+        raise ValueError(f"unknown agent CLI {name!r}; choose one of {sorted(clis)} or custom")
+    return clis[name]
+
+
+def render_argv(template: CliTemplate, launch: AgentLaunch) -> list[str]:
+    values = launch.values()
+    argv = list(template.argv) + (list(template.model_args) if launch.model else [])
+    return [_fill(arg, values) for arg in argv]
+
+
+def _fill(arg: str, values: dict[str, str]) -> str:
+    for key, value in values.items():
+        arg = arg.replace("{" + key + "}", value)
+    return arg
+
+
+def mcp_config(template: CliTemplate, launch: AgentLaunch) -> dict[str, Any] | None:
+    """The CLI's MCP config with the agent's bearer token, in the CLI's own format."""
+    headers = {"Authorization": f"Bearer {launch.token}"}
+    if template.mcp_format == "claude":
+        server: dict[str, Any] = {"type": "http", "url": launch.url, "headers": headers}
+        return {"mcpServers": {"hephaestus": server}}
+    if template.mcp_format == "gemini":
+        return {"mcpServers": {"hephaestus": {"httpUrl": launch.url, "headers": headers}}}
+    if template.mcp_format == "opencode":
+        server = {"type": "remote", "url": launch.url, "headers": headers, "enabled": True}
+        return {"$schema": "https://opencode.ai/config.json", "mcp": {"hephaestus": server}}
+    return None
+
+
+def claude_settings(allowed_tools: list[str]) -> dict[str, Any]:
+    """Claude Code settings: the template's permissions plus what the phase asks for."""
+    text = resources.files("claude_config").joinpath("settings.json").read_text()
+    settings: dict[str, Any] = json.loads(text)
+    allow = settings["permissions"]["allow"]
+    settings["permissions"]["allow"] = allow + [t for t in allowed_tools if t not in allow]
+    return settings

@@ -1,0 +1,290 @@
+"""The launcher: queued tasks become agent sessions in tmux, each in its own worktree.
+
+It is an MCP client with the ops role and never opens the database. It hears
+about work through a `subscriptions/listen` stream on `heph://queue` (with a
+slow poll as a safety net), claims tasks one atomic call at a time, starts
+each agent, watches its session, and when the task is finished merges its
+branch into the run's branch and removes what it created. Sessions outlive
+the launcher: a restarted launcher re-adopts them instead of starting
+duplicates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from claude_config.templates import AgentLaunch, cli_template, render_argv
+from heph_mcp.client import HephCallError, HephClient
+from heph_mcp.notify import QUEUE_URI
+from heph_mcp.services.merges import task_branch
+from heph_mcp.settings import Settings
+from launcher import workspace
+from launcher.git_repo import GitError, GitRepo, run_branch
+from launcher.sessions import AgentSession, Verdict, judge, session_name
+from launcher.tmux import PaneState, Tmux, TmuxError
+
+log = logging.getLogger("heph.launcher")
+Observer = Callable[[str, dict[str, Any]], None]
+AGENT_IDENTITY = {"GIT_AUTHOR_NAME": "Hephaestus agent", "GIT_COMMITTER_NAME": "Hephaestus agent"}
+
+
+class Launcher:
+    def __init__(
+        self,
+        settings: Settings,
+        client: HephClient,
+        repo: GitRepo,
+        tmux: Tmux,
+        *,
+        observer: Observer | None = None,
+    ):
+        self.settings = settings
+        self.client = client
+        self.repo = repo
+        self.tmux = tmux
+        self.worker = settings.worker_id
+        self.slots = settings.launcher_slots or settings.max_concurrent_agents
+        self.sessions: dict[str, AgentSession] = {}
+        self._runs_ready: set[str] = set()
+        self._wake = asyncio.Event()
+        self._observe = observer or (lambda kind, data: None)
+        self._agent_env: dict[str, str] = {}
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Work until `stop` is set; sessions are left running for the next launcher."""
+        await self.adopt()
+        listener = asyncio.create_task(self._listen())
+        next_poll = next_renew = 0.0
+        try:
+            while not stop.is_set():
+                now = time.monotonic()
+                claim = self._wake.is_set() or now >= next_poll
+                self._wake.clear()
+                if claim:
+                    next_poll = now + self.settings.poll_interval
+                await self.step(claim)
+                if now >= next_renew:
+                    await self.client.call("renew_leases", worker=self.worker)
+                    next_renew = now + self.settings.lease_seconds / 3
+                await _wait_any(self._wake, stop, self.settings.watch_interval)
+        finally:
+            listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
+
+    async def step(self, claim: bool = True) -> None:
+        """One pass: settle sessions that need it, then fill free slots."""
+        ended = await self.reconcile() if self.sessions else 0
+        if claim or ended:
+            await self.fill()
+
+    async def adopt(self) -> None:
+        """Take back this worker's live sessions; settle the ones that died meanwhile."""
+        if not await self.repo.call("has_identity"):
+            self._agent_env = dict(AGENT_IDENTITY)
+        panes = await self._panes()
+        for agent in (await self._server_agents()).values():
+            session = _session_of(agent, self.settings)
+            self.sessions[session.agent_id] = session
+            session.confirmed = bool(agent.get("last_seen_at"))
+            if session.session not in panes:
+                await self._end(session, "died", "its session was gone when the launcher restarted")
+        await self.client.call(
+            "release_claim",
+            worker=self.worker,
+            reason="claimed by a launcher that stopped before starting its agent",
+        )
+
+    async def fill(self) -> None:
+        while len(self.sessions) < self.slots:
+            claim = await self.client.call("claim_task", worker=self.worker, slots=self.slots)
+            if claim.get("task") is None:
+                return
+            await self.launch(claim)
+
+    async def launch(self, claim: dict[str, Any]) -> None:
+        task, spec = claim["task"], claim.get("agent") or {}
+        run_id, task_id = task["run_id"], task["id"]
+        cli = spec.get("cli") or self.settings.agent_cli
+        worktree = self.settings.worktrees_dir / f"{run_id}-{task_id}"
+        try:
+            template = cli_template(cli, self.settings.agent_command)
+            await self._ensure_run_branch(run_id)
+            base = task.get("base_ref") or run_branch(run_id)
+            branch = task_branch(run_id, task_id)
+            await self.repo.call("add_worktree", worktree, branch, base)
+        except (GitError, ValueError) as exc:
+            log.error("cannot launch %s: %s", task_id, exc)
+            await self.client.call(
+                "release_claim", worker=self.worker, task_id=task_id, reason=f"launch failed: {exc}"
+            )
+            return
+        name = session_name(run_id, task_id)
+        started = await self.client.call(
+            "register_agent",
+            task_id=task_id,
+            worker=self.worker,
+            session_name=name,
+            cli=cli,
+            worktree=str(worktree),
+        )
+        session = AgentSession(
+            started["agent_id"], task_id, run_id, task["title"], name, worktree,
+            self.settings.agents_dir / name,
+        )  # fmt: skip
+        self.sessions[session.agent_id] = session
+        launch = AgentLaunch(
+            url=self.client.url,
+            token=started["token"],
+            agent_dir=session.agent_dir,
+            worktree=worktree,
+            task_id=task_id,
+            run_id=run_id,
+            model=spec.get("model") or self.settings.agent_model,
+            allowed_tools=list(spec.get("allowed_tools") or []),
+        )
+        try:
+            brief = await self.client.prompt("task_brief", task_id=task_id)
+            env = workspace.prepare(template, launch, brief)
+            env |= self._identity_env(session)
+            await self.tmux.call("start", name, worktree, render_argv(template, launch), env)
+        except (TmuxError, OSError, HephCallError) as exc:
+            await self._end(session, "died", f"could not start the agent: {exc}")
+            return
+        self._observe("launched", {"task_id": task_id, "agent_id": session.agent_id})
+        log.info("started %s for task %s (%s)", name, task_id, task["title"][:60])
+
+    async def reconcile(self) -> int:
+        """Settle every session whose task ended, whose process died or never started."""
+        agents = await self._server_agents()
+        panes = await self._panes()
+        ended = 0
+        for session in list(self.sessions.values()):
+            agent = agents.get(session.agent_id)
+            pane = panes.get(session.session)
+            verdict = judge(session, agent, pane, self.settings.start_timeout)
+            if verdict is not None:
+                await self._end(session, verdict, _reason(verdict, agent, pane, self.settings))
+                ended += 1
+        return ended
+
+    async def _end(self, session: AgentSession, verdict: Verdict, reason: str) -> None:
+        """Stop the session, keep or merge its work, remove what we created, report."""
+        if verdict in ("died", "no_start"):
+            last = await self.tmux.call("capture", session.session, 15)
+            reason = f"{reason}; last lines of its pane:\n{last}" if last else reason
+        await self.tmux.call("kill", session.session)
+        keep_branch = True
+        try:
+            await self.repo.call(
+                "commit_leftovers", session.worktree, f"heph: uncommitted work of {session.task_id}"
+            )
+            if verdict == "finished":
+                keep_branch = not await self._merge(session)
+        except GitError as exc:
+            log.error("git failed for task %s: %s", session.task_id, exc)
+            reason = f"{reason} (git: {exc})"
+        await self.repo.call("remove_worktree", session.worktree)
+        if not keep_branch:
+            await self.repo.call("delete_branch", session.branch)
+        workspace.remove(session.agent_dir, session.worktree)
+        if verdict != "gone":
+            with contextlib.suppress(HephCallError):  # already ended by the server: fine
+                await self.client.call(
+                    "report_agent_exit", agent_id=session.agent_id, reason=reason
+                )
+        del self.sessions[session.agent_id]
+        self._observe("ended", {"task_id": session.task_id, "verdict": verdict})
+        log.info("task %s: %s (%s)", session.task_id, verdict, reason.splitlines()[0][:120])
+
+    async def _merge(self, session: AgentSession) -> bool:
+        """Merge a finished task into its run's branch; returns whether its branch can go."""
+        outcome = await self.repo.call(
+            "merge",
+            run_branch(session.run_id),
+            session.branch,
+            f"Merge task {session.task_id}: {session.title}",
+        )
+        await self.client.call(
+            "record_merge",
+            task_id=session.task_id,
+            state=outcome.state,
+            commit=outcome.commit,
+            conflicts=outcome.conflicts,
+        )
+        self._observe("merged", {"task_id": session.task_id, "state": outcome.state})
+        return bool(outcome.state != "conflict")
+
+    async def _ensure_run_branch(self, run_id: str) -> None:
+        if run_id not in self._runs_ready:
+            await self.repo.call("ensure_branch", run_branch(run_id), "HEAD")
+            self._runs_ready.add(run_id)
+
+    def _identity_env(self, session: AgentSession) -> dict[str, str]:
+        """A commit identity for agents when the repository has none (CI machines)."""
+        if not self._agent_env:
+            return {}
+        email = f"{session.agent_id}@hephaestus.local"
+        return self._agent_env | {"GIT_AUTHOR_EMAIL": email, "GIT_COMMITTER_EMAIL": email}
+
+    async def _server_agents(self) -> dict[str, dict[str, Any]]:
+        listed = await self.client.call("list_agents", worker=self.worker)
+        return {a["id"]: a for a in listed.get("agents", [])}
+
+    async def _panes(self) -> dict[str, PaneState]:
+        panes: dict[str, PaneState] = await self.tmux.call("panes")  # type: ignore[assignment]
+        return panes
+
+    async def _listen(self) -> None:
+        """Wake the loop on every queue change; re-subscribe after a dropped stream."""
+        while True:
+            try:
+                async with self.client.listen(QUEUE_URI) as subscription:
+                    self._wake.set()  # refetch: nothing is replayed after a re-subscribe
+                    async for _event in subscription:
+                        self._wake.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - top-level of the listener task: polling covers
+                log.warning("queue subscription lost (%s); polling until it is back", exc)
+            await asyncio.sleep(min(5.0, self.settings.poll_interval))
+
+
+def _session_of(agent: dict[str, Any], settings: Settings) -> AgentSession:
+    """Rebuild what the launcher knew about an agent from the server's record of it."""
+    name = agent["session_name"]
+    worktree = agent.get("worktree") or str(
+        settings.worktrees_dir / f"{agent['run_id']}-{agent['task_id']}"
+    )
+    return AgentSession(
+        agent["id"], agent["task_id"], agent["run_id"], agent.get("task_title") or "",
+        name, Path(worktree), settings.agents_dir / name,
+    )  # fmt: skip
+
+
+def _reason(
+    verdict: Verdict, agent: dict[str, Any] | None, pane: PaneState | None, settings: Settings
+) -> str:
+    if verdict == "finished":
+        return "finished: task done"
+    if verdict == "stopped":
+        return f"task is {agent.get('task_status') if agent else 'closed'}; session ended"
+    if verdict == "no_start":
+        return f"the agent made no MCP call within {settings.start_timeout:.0f}s of starting"
+    if verdict == "died":
+        code = "" if pane is None else f" (exit status {pane.exit_status})"
+        return f"the agent's session ended before it reported its task{code}"
+    return "the server had already ended this agent"
+
+
+async def _wait_any(wake: asyncio.Event, stop: asyncio.Event, timeout: float) -> None:
+    waiters = [asyncio.create_task(wake.wait()), asyncio.create_task(stop.wait())]
+    await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    for waiter in waiters:
+        waiter.cancel()

@@ -1,0 +1,62 @@
+"""What the launcher remembers about each agent it started, and how it judges one.
+
+Judging is pure (server record + pane state in, verdict out) so the rules
+for "finished", "died" and "never started" are tested without tmux.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from heph_mcp.services.merges import task_branch
+from launcher.tmux import PaneState
+
+Verdict = Literal["gone", "finished", "stopped", "died", "no_start"]
+STOPPED_STATUSES = ("failed", "cancelled", "duplicate")
+
+
+@dataclass
+class AgentSession:
+    agent_id: str
+    task_id: str
+    run_id: str
+    title: str
+    session: str
+    worktree: Path
+    agent_dir: Path
+    started: float = field(default_factory=time.monotonic)
+    confirmed: bool = False
+
+    @property
+    def branch(self) -> str:
+        return task_branch(self.run_id, self.task_id)
+
+
+def session_name(run_id: str, task_id: str) -> str:
+    return f"heph-{run_id}-{task_id}"
+
+
+def judge(
+    session: AgentSession,
+    agent: dict[str, Any] | None,
+    pane: PaneState | None,
+    start_timeout: float,
+) -> Verdict | None:
+    """What must happen to this session now, or None while it is healthy."""
+    if agent is None:
+        return "gone"  # the server already ended it (a lease expired, or an operator)
+    status = agent.get("task_status")
+    if status == "done":
+        return "finished"
+    if status in STOPPED_STATUSES:
+        return "stopped"
+    if pane is None or pane.dead:
+        return "died"
+    if agent.get("last_seen_at"):
+        session.confirmed = True
+    if not session.confirmed and time.monotonic() - session.started > start_timeout:
+        return "no_start"
+    return None

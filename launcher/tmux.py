@@ -1,0 +1,111 @@
+"""tmux, as the launcher and the Guardian need it: start, watch, read and end sessions.
+
+Commands are started from an argument list (tmux runs them without a shell),
+so nothing in a path or a template is ever interpreted. Panes stay after
+their program exits (`remain-on-exit`), so the launcher can read why an agent
+died. Only sessions named by the caller are ever touched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import libtmux
+from libtmux.exc import LibTmuxException
+
+PANE_FORMAT = "#{session_name}\t#{pane_dead}\t#{pane_dead_status}\t#{pane_current_command}"
+
+
+class TmuxError(RuntimeError):
+    """A tmux command failed; the message says which and how to fix it."""
+
+
+@dataclass(frozen=True)
+class PaneState:
+    session: str
+    dead: bool
+    exit_status: int | None
+    command: str
+
+
+def require_tmux() -> None:
+    if shutil.which("tmux") is None:
+        raise TmuxError("tmux not found: apt-get install tmux (or brew install tmux)")
+
+
+class Tmux:
+    """One tmux server: the user's default one, or a private socket (tests, `--tmux-socket`)."""
+
+    def __init__(self, socket_name: str | None = None):
+        require_tmux()
+        self.socket_name = socket_name
+        self._server = libtmux.Server(socket_name=socket_name)
+
+    def _cmd(self, *args: str) -> list[str]:
+        try:
+            result = self._server.cmd(*args)
+        except LibTmuxException as exc:
+            raise TmuxError(f"tmux {args[0]} failed: {exc}") from None
+        if result.returncode not in (0, None) and result.stderr:
+            raise TmuxError(f"tmux {args[0]} failed: {' '.join(result.stderr)}")
+        return list(result.stdout)
+
+    async def call(self, method: str, *args: object) -> object:
+        """Run one of this adapter's blocking methods off the event loop."""
+        return await asyncio.to_thread(getattr(self, method), *args)
+
+    def start(
+        self, name: str, cwd: Path, argv: Sequence[str], env: Mapping[str, str] | None = None
+    ) -> None:
+        """Start `argv` (no shell) in a new detached session; the pane outlives the program."""
+        options = [f"-e{key}={value}" for key, value in (env or {}).items()]
+        self._cmd(
+            "new-session", "-d", "-s", name, "-x", "200", "-y", "50", "-c", str(cwd),
+            *options, "--", *argv, ";", "set-option", "-t", name, "remain-on-exit", "on",
+        )  # fmt: skip
+
+    def panes(self) -> dict[str, PaneState]:
+        """Every session's first pane in one tmux call (an absent server has none)."""
+        try:
+            lines = self._cmd("list-panes", "-a", "-F", PANE_FORMAT)
+        except TmuxError as exc:
+            if "no server running" in str(exc) or "error connecting" in str(exc):
+                return {}
+            raise
+        states: dict[str, PaneState] = {}
+        for line in lines:
+            session, dead, status, command = (line.split("\t") + ["", "", ""])[:4]
+            if session not in states:
+                code = int(status) if status.lstrip("-").isdigit() else None
+                states[session] = PaneState(session, dead == "1", code, command)
+        return states
+
+    def exists(self, name: str) -> bool:
+        return name in self.panes()
+
+    def capture(self, name: str, lines: int = 40) -> str:
+        """The last `lines` non-blank lines of the session's pane, or '' if it is gone."""
+        try:
+            text = self._cmd("capture-pane", "-p", "-J", "-t", f"={name}:", "-S", f"-{lines}")
+        except TmuxError:
+            return ""
+        kept = [line.rstrip() for line in text if line.strip()]
+        return "\n".join(kept[-lines:])
+
+    def send_literal(self, name: str, text: str, enter: bool = True) -> None:
+        """Type `text` into the pane as literal keys (never interpreted by tmux or a shell)."""
+        self._cmd("send-keys", "-t", f"={name}:", "-l", "--", text)
+        if enter:
+            self._cmd("send-keys", "-t", f"={name}:", "Enter")
+
+    def kill(self, name: str) -> bool:
+        """End the named session (exact name match); False if it was already gone."""
+        try:
+            self._cmd("kill-session", "-t", f"={name}")
+        except TmuxError:
+            return False
+        return True

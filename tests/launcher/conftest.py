@@ -1,0 +1,22 @@
+"""Launcher fixtures: a git project and a running swarm (see swarmkit)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from swarmkit import Swarm, make_project, running_swarm, swarm_settings
+
+from heph_mcp.memory.embedder import LocalEmbedder
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return make_project(tmp_path)
+
+
+@pytest.fixture
+async def swarm(project: Path, embedder: LocalEmbedder) -> AsyncIterator[Swarm]:
+    async with running_swarm(swarm_settings(project), embedder) as running:
+        yield running

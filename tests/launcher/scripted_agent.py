@@ -1,0 +1,137 @@
+"""A scripted test agent: a small MCP client the launcher starts through the custom-CLI template.
+
+It stands in for the LLM-driven CLI (a test double for the model only): it
+reads its brief file and MCP config exactly as a real CLI would, then follows
+the JSON script embedded in its task description between `<<script` and
+`script>>`. Steps:
+
+  {"write": PATH, "text": TEXT}        write a file in the worktree
+  {"commit": MESSAGE}                  git add -A && git commit
+  {"create_task": {...}}               call create_task with these arguments
+  {"copy_description": PATH}           write the task description, verbatim, to PATH
+  {"copy_brief": PATH}                 copy the brief file, verbatim, to PATH
+  {"wait_file": PATH}                  wait until PATH exists (absolute path)
+  {"hang_on_attempt": N}               on attempt N, hang (until killed)
+  {"exit": CODE}                       exit without reporting
+  {"merge_run_branch": true}           merge heph/<run>, resolving conflicts by keeping both sides
+  {"done": SUMMARY} / {"fail": REASON} report the task
+
+With no script, a "Resolve merge conflict" task merges the run branch; any
+task then reports done. After reporting it idles like an interactive CLI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from fastmcp import Client
+
+SCRIPT = re.compile(r"<<script\s*(.*)\s*script>>", re.DOTALL)  # greedy: scripts nest
+
+
+def say(text: str) -> None:
+    print(f"[scripted-agent] {text}", flush=True)
+
+
+def git(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["git", *args], capture_output=True, text=True, check=False)
+
+
+def merge_run_branch(run_id: str) -> None:
+    """Merge the run's branch; on conflict keep both sides of every file, ours first."""
+    if git("merge", "--no-edit", f"heph/{run_id}").returncode == 0:
+        return
+    conflicted = git("diff", "--name-only", "--diff-filter=U").stdout.split()
+    for path in conflicted:
+        ours = git("show", f":2:{path}").stdout
+        theirs = git("show", f":3:{path}").stdout
+        Path(path).write_text(ours + theirs)
+        git("add", path)
+    result = git("commit", "--no-edit", "-q")
+    say(f"resolved {conflicted}: {result.returncode} {result.stderr.strip()}")
+
+
+async def call(client: Client, tool: str, **args: Any) -> dict[str, Any]:
+    result = await client.call_tool(tool, args)
+    return result.structured_content or {}
+
+
+async def run_step(client: Client, step: dict[str, Any], task: dict[str, Any], brief: Path) -> bool:
+    """Do one step; True when the task has been reported."""
+    if "write" in step:
+        Path(step["write"]).parent.mkdir(parents=True, exist_ok=True)
+        Path(step["write"]).write_text(step["text"])
+    elif "commit" in step:
+        git("add", "-A")
+        result = git("commit", "-q", "-m", step["commit"])
+        say(f"commit: {result.returncode} {result.stderr.strip()}")
+    elif "create_task" in step:
+        created = await call(client, "create_task", **step["create_task"])
+        say(f"created {created.get('id')} ({created.get('status')})")
+    elif "copy_description" in step:
+        Path(step["copy_description"]).write_text(task["description"])
+    elif "copy_brief" in step:
+        Path(step["copy_brief"]).write_text(brief.read_text())
+    elif "wait_file" in step:
+        while not Path(step["wait_file"]).exists():
+            await asyncio.sleep(0.1)
+    elif "hang_on_attempt" in step:
+        if task["attempts"] == step["hang_on_attempt"]:
+            say(f"hanging on attempt {task['attempts']}")
+            await asyncio.sleep(3600)
+    elif "exit" in step:
+        say(f"exiting with {step['exit']} without reporting")
+        sys.exit(int(step["exit"]))
+    elif "merge_run_branch" in step:
+        merge_run_branch(task["run_id"])
+    elif "done" in step or "fail" in step:
+        status, text = ("done", step["done"]) if "done" in step else ("failed", step["fail"])
+        await call(client, "update_task_status", status=status, summary=text)
+        return True
+    return False
+
+
+def script_of(task: dict[str, Any]) -> list[dict[str, Any]]:
+    found = SCRIPT.search(task["description"])
+    if found:
+        return list(json.loads(found.group(1)))
+    if task["title"].startswith("Resolve merge conflict"):
+        return [{"merge_run_branch": True}]
+    return []
+
+
+async def main(brief: Path, mcp_config: Path) -> None:
+    started = time.time()
+    server = json.loads(mcp_config.read_text())["mcpServers"]["hephaestus"]
+    token = server["headers"]["Authorization"].removeprefix("Bearer ")
+    async with Client(server["url"], auth=token) as client:
+        me = await call(client, "whoami")
+        task = await call(client, "get_task", task_id=me["task_id"])
+        say(
+            f"task {task['id']} attempt {task['attempts']} (booted in {time.time() - started:.2f}s)"
+        )
+        reported = False
+        for step in script_of(task):
+            if await run_step(client, step, task, brief):
+                reported = True
+                break
+        if not reported:
+            await call(client, "update_task_status", status="done", summary="script finished")
+    say("reported; idle until the launcher ends this session")
+    await asyncio.sleep(3600)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--brief", type=Path, required=True)
+    parser.add_argument("--mcp-config", type=Path, required=True)
+    args = parser.parse_args()
+    asyncio.run(main(args.brief, args.mcp_config))
