@@ -172,6 +172,8 @@ def swarm_settings(project: Path, **overrides: Any) -> Settings:
         "start_timeout": 30.0,
         "max_concurrent_agents": 8,
         "worker_id": "test-worker",
+        # Scripted descriptions look alike to the embedder; these tests are about launching.
+        "task_duplicate_threshold": 0.995,
     }
     return load_settings(project=project, **(values | overrides))
 

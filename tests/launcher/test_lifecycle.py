@@ -1,0 +1,190 @@
+"""Agent lifecycle under the launcher: conflicts, deaths, restarts, caps and hostile text."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+
+from swarmkit import running_swarm, scripted, swarm_settings
+
+from heph_mcp.client import all_tasks_finished
+
+# Unrelated work, so duplicate detection keeps every one of them.
+TOPICS = [
+    "Profile the database connection pool under load",
+    "Translate the settings page into French",
+    "Upgrade the logging library to the new major version",
+    "Add keyboard shortcuts to the image editor",
+    "Write a migration that splits the address column",
+    "Fix the flaky timezone test in the calendar export",
+]
+
+
+def tasks_by_title(status: dict) -> dict[str, dict]:
+    return {t["title"]: t for p in status["phases"] for t in p["tasks"]}
+
+
+def writer(text: str, content: str, gate: Path | None = None) -> str:
+    steps = [{"wait_file": str(gate)}] if gate else []
+    steps += [{"write": "shared.txt", "text": content}, {"commit": text}, {"done": text}]
+    return scripted(text, *steps)
+
+
+async def test_a_merge_conflict_queues_a_resolve_task_and_loses_nothing(swarm, tmp_path):
+    gate = tmp_path / "both-written"
+    goal = scripted(
+        "Split the work on the shared file between two implementers.",
+        *[
+            {"create_task": {"phase": 2, "title": title, "description": writer(title, body, gate)}}
+            for title, body in (
+                ("Write the alpha version of the shared file", "alpha\n"),
+                ("Draft release notes for the payment gateway", "beta\n"),
+            )
+        ],
+        {"write": str(gate), "text": "go"},
+        {"done": "split"},
+    )
+    await swarm.start_launcher()
+    run = await swarm.start(goal)
+
+    status = await swarm.wait(run, lambda s: len(tasks_by_title(s)) == 4 and all_tasks_finished(s))
+
+    tasks = tasks_by_title(status)
+    resolve = tasks["Resolve merge conflict in shared.txt"]
+    assert resolve["phase"] == 2 and resolve["status"] == "done"
+    full = await swarm.user.call("get_task", task_id=resolve["id"])
+    conflicted = full["parent_task_id"]
+    assert full["base_ref"] == f"heph/{run}-{conflicted}"
+    await swarm.wait(run, lambda s: not s["agents"])
+    # Both sides survive on the run branch: the resolver kept ours and theirs.
+    merged = swarm.git("show", f"heph/{run}:shared.txt").splitlines()
+    assert sorted(merged) == ["alpha", "beta"]
+    with swarm.db() as db:
+        states = dict(db.execute("SELECT id, merge_state FROM tasks WHERE run_id = ?", (run,)))
+    assert states[conflicted] == "conflict"
+    assert states[resolve["id"]] == "merged"
+
+
+async def test_a_killed_session_is_retried_and_the_retry_finishes(swarm):
+    goal = scripted(
+        "Hang on the first attempt so the test can kill the session.",
+        {"hang_on_attempt": 1},
+        {"write": "second.txt", "text": "attempt 2\n"},
+        {"commit": "second attempt"},
+        {"done": "done on the second attempt"},
+    )
+    await swarm.start_launcher()
+    run = await swarm.start(goal)
+    first = await swarm.wait(run, lambda s: any(a for a in s["agents"]))
+    session = first["agents"][0]["session_name"]
+    await _until(lambda: "hanging on attempt 1" in swarm.tmux.capture(session))
+    swarm.tmux.kill(session)
+
+    status = await swarm.wait(run, all_tasks_finished)
+
+    task = tasks_by_title(status)["Analyse the goal"]
+    full = await swarm.user.call("get_task", task_id=task["id"])
+    assert (full["status"], full["attempts"]) == ("done", 2)
+    assert "session ended before it reported" in full["failure_reason"]
+    await swarm.wait(run, lambda s: not s["agents"])
+    assert swarm.git("show", f"heph/{run}:second.txt") == "attempt 2"
+
+
+async def test_a_restarted_launcher_adopts_live_sessions_and_starts_no_duplicate(swarm, tmp_path):
+    gate = tmp_path / "release"
+    goal = scripted(
+        "Fan out three waiting tasks.",
+        *[
+            {
+                "create_task": {
+                    "phase": 2,
+                    "title": topic,
+                    "description": scripted(topic, {"wait_file": str(gate)}),
+                }
+            }
+            for topic in TOPICS[:3]
+        ],
+        {"done": "fanned out"},
+    )
+    await swarm.start_launcher()
+    run = await swarm.start(goal)
+    # The three waiting agents run and the planner's finished session is gone.
+    await swarm.wait(run, lambda s: _only_waiters_running(s, len(swarm.tmux.panes())))
+    await swarm.stop_launcher()  # sessions keep running, as after a crash
+    sessions_before = set(swarm.tmux.panes())
+
+    await swarm.start_launcher()
+    await asyncio.sleep(0)  # let the new launcher adopt before the gate opens
+    await swarm.wait(run, lambda s: len(s["agents"]) == 3)
+    gate.write_text("go")
+    await swarm.wait(run, lambda s: all_tasks_finished(s) and not s["agents"])
+
+    with swarm.db() as db:
+        per_task = db.execute(
+            "SELECT task_id, COUNT(*) FROM agents WHERE run_id = ? GROUP BY task_id", (run,)
+        ).fetchall()
+    assert all(count == 1 for _, count in per_task), per_task
+    assert len(sessions_before) == 3
+
+
+async def test_the_concurrency_cap_is_never_exceeded(project, embedder, tmp_path):
+    settings = swarm_settings(project, max_concurrent_agents=2)
+    goal = scripted(
+        "Queue six small tasks.",
+        *[
+            {
+                "create_task": {
+                    "phase": 2,
+                    "title": topic,
+                    "description": scripted(topic, {"write": f"{n}.txt", "text": topic}),
+                }
+            }
+            for n, topic in enumerate(TOPICS)
+        ],
+        {"done": "queued six"},
+    )
+    async with running_swarm(settings, embedder) as swarm:
+        await swarm.start_launcher()
+        run = await swarm.start(goal)
+        await swarm.wait(run, lambda s: len(tasks_by_title(s)) == 7 and all_tasks_finished(s))
+        await swarm.wait(run, lambda s: not s["agents"])
+        with swarm.db() as db:
+            spans = db.execute("SELECT started_at, ended_at FROM agents").fetchall()
+    points = sorted([(s, 1) for s, _ in spans] + [(e, -1) for _, e in spans])
+    running = peak = 0
+    for _, delta in points:
+        running += delta
+        peak = max(peak, running)
+    assert len(spans) == 7
+    assert peak == 2
+
+
+async def test_hostile_task_text_reaches_the_agent_intact_and_nothing_executes(swarm, tmp_path):
+    marker = Path("/tmp") / f"pwned-{uuid.uuid4().hex}"
+    hostile = f'\'; rm -rf ~ $(touch {marker}) `touch {marker}` "$(id)" && echo $HOME; \\ \n'
+    copy = tmp_path / "description-seen.txt"
+    brief_copy = tmp_path / "brief-seen.md"
+    goal = scripted(hostile, {"copy_description": str(copy)}, {"copy_brief": str(brief_copy)})
+    await swarm.start_launcher()
+    run = await swarm.start(goal)
+
+    await swarm.wait(run, all_tasks_finished)
+
+    assert copy.read_text() == goal
+    assert hostile.strip() in brief_copy.read_text()
+    assert not marker.exists()
+
+
+def _only_waiters_running(status: dict, panes: int) -> bool:
+    """Exactly the three phase-2 agents have sessions; the planner's is gone."""
+    ids = {t["id"] for p in status["phases"] if p["phase"] == 2 for t in p["tasks"]}
+    agents = [a["task_id"] for a in status["agents"]]
+    return len(agents) == panes == 3 and set(agents) <= ids
+
+
+async def _until(condition, timeout: float = 30.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.1)
