@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import shlex
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.logging import RichHandler
 
 from heph_mcp.cli_memory import memory_app
 from heph_mcp.cli_workflows import workflows_app
@@ -18,6 +21,10 @@ from heph_mcp.identity import local_token
 from heph_mcp.serve import ServeError, serve
 from heph_mcp.settings import Settings, load_settings
 from heph_mcp.status_view import render_status
+from heph_mcp.up import up
+from launcher.git_repo import GitError
+from launcher.runner import LauncherError, run_launcher
+from launcher.tmux import TmuxError
 
 app = typer.Typer(
     name="heph",
@@ -62,21 +69,89 @@ def serve_cmd(project: Project = None, host: Host = None, port: Port = None) -> 
     _run_server(_settings(project, host, port))
 
 
+AgentCli = Annotated[
+    str | None, typer.Option(help="claude (default), codex, gemini, opencode or custom")
+]
+AgentCommand = Annotated[str | None, typer.Option(help="Command line of the custom agent CLI")]
+Slots = Annotated[int | None, typer.Option(help="Agents this launcher runs at once")]
+TmuxSocket = Annotated[str | None, typer.Option(help="tmux -L socket name (default server)")]
+
+
 @app.command("up")
-def up_cmd(project: Project = None, host: Host = None, port: Port = None) -> None:
-    """Start Hephaestus for a project: the server, with state under .hephaestus/."""
-    _run_server(_settings(project, host, port))
+def up_cmd(
+    project: Project = None,
+    host: Host = None,
+    port: Port = None,
+    agent_cli: AgentCli = None,
+    agent_command: AgentCommand = None,
+    slots: Slots = None,
+    tmux_socket: TmuxSocket = None,
+) -> None:
+    """Start Hephaestus for a project: the server and the launcher, state under .hephaestus/."""
+    settings = load_settings(
+        project,
+        host=host,
+        port=port,
+        agent_cli=agent_cli,
+        agent_command=agent_command,
+        launcher_slots=slots,
+        tmux_socket=tmux_socket,
+    )
+    _banner(settings)
+    _logging(settings)
+    _guarded(lambda: up(settings))
 
 
-def _run_server(settings: Settings) -> None:
+@app.command("launcher")
+def launcher_cmd(
+    project: Project = None,
+    server: Annotated[str | None, typer.Option(help="Server MCP URL (default: running)")] = None,
+    agent_cli: AgentCli = None,
+    agent_command: AgentCommand = None,
+    slots: Slots = None,
+    tmux_socket: TmuxSocket = None,
+) -> None:
+    """Run only the launcher against a running server: queued tasks become agent sessions."""
+    settings = load_settings(
+        project,
+        agent_cli=agent_cli,
+        agent_command=agent_command,
+        launcher_slots=slots,
+        tmux_socket=tmux_socket,
+    )
+    _logging(settings)
+    console.print(f"[bold]Launcher[/] for {settings.project} as worker {settings.worker_id}")
+    _guarded(lambda: asyncio.run(run_launcher(settings, asyncio.Event(), url=server)))
+
+
+def _banner(settings: Settings) -> None:
     console.print(f"[bold]Hephaestus[/] for {settings.project}")
     console.print(f"MCP endpoint: {settings.url}  (state in {settings.state_dir})")
     console.print("Connect Claude Code with:\n  " + mcp_add_line(settings), soft_wrap=True)
+
+
+def _logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(message)s",
+        handlers=[RichHandler(console=errors, show_path=False)],
+    )
+
+
+def _guarded(run: Callable[[], None]) -> None:
+    """Start-up failures print their cause and fix, not a traceback; Ctrl-C ends quietly."""
     try:
-        serve(settings)
-    except ServeError as exc:
+        run()
+    except (ServeError, GitError, TmuxError, LauncherError) as exc:
         errors.print(f"[red]error:[/] {exc}")
         raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        errors.print("stopped; agent sessions keep running and are re-adopted on the next start")
+
+
+def _run_server(settings: Settings) -> None:
+    _banner(settings)
+    _guarded(lambda: serve(settings))
 
 
 @app.command("mcp-config")

@@ -21,8 +21,16 @@ def free_port() -> int:
 class ServerProcess:
     """`heph serve` as a real child process on a free loopback port."""
 
-    def __init__(self, project: Path, port: int | None = None):
+    def __init__(
+        self,
+        project: Path,
+        port: int | None = None,
+        command: str = "serve",
+        extra: list[str] | None = None,
+    ):
         self.project = project
+        self.command = command
+        self.extra = extra or []
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}/mcp"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -36,11 +44,12 @@ class ServerProcess:
                     sys.executable,
                     "-m",
                     "heph_mcp.cli",
-                    "serve",
+                    self.command,
                     "--project",
                     str(self.project),
                     "--port",
                     str(self.port),
+                    *self.extra,
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,

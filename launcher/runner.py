@@ -1,0 +1,52 @@
+"""Start a launcher for a project: check what it needs, connect as ops, run until stopped."""
+
+from __future__ import annotations
+
+import asyncio
+
+from heph_mcp.client import HephClient
+from heph_mcp.identity import local_token
+from heph_mcp.serve import running_url
+from heph_mcp.settings import Settings
+from launcher.git_repo import GitRepo, open_repo
+from launcher.launcher import Launcher, Observer
+from launcher.tmux import Tmux
+
+
+class LauncherError(RuntimeError):
+    """A start-up failure with its cause and fix in the message."""
+
+
+def preflight(settings: Settings) -> tuple[GitRepo, Tmux]:
+    """tmux present, the project a git repository with a commit: fail fast with the fix."""
+    repo = open_repo(settings.project)
+    tmux = Tmux(settings.tmux_socket)
+    ignore = settings.state_dir / ".gitignore"
+    if not ignore.exists():
+        settings.state_dir.mkdir(parents=True, exist_ok=True)
+        # Worktrees live under .hephaestus/: keep them out of the user's `git status`.
+        ignore.write_text("*\n")
+    return repo, tmux
+
+
+async def run_launcher(
+    settings: Settings,
+    stop: asyncio.Event,
+    *,
+    url: str | None = None,
+    observer: Observer | None = None,
+) -> None:
+    repo, tmux = preflight(settings)
+    url = url or running_url(settings) or settings.url
+    client = HephClient(url, local_token(settings.secrets_dir, "ops"))
+    try:
+        await client.__aenter__()
+    except Exception as exc:  # noqa: BLE001 - top-level: any connect failure gets the same fix
+        raise LauncherError(
+            f"cannot reach the Hephaestus server at {url} ({exc}): start it with `heph serve` "
+            "or `heph up`, or pass --server URL"
+        ) from None
+    try:
+        await Launcher(settings, client, repo, tmux, observer=observer).run(stop)
+    finally:
+        await client.__aexit__(None, None, None)

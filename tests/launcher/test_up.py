@@ -1,0 +1,47 @@
+"""`heph up` as a user runs it: one process, server and launcher, on a real repository."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+
+from swarmkit import AGENT, SCRIPTED, scripted
+
+from heph_mcp.client import HephClient, all_tasks_finished
+from heph_mcp.identity import local_token
+from testkit import ServerProcess
+
+
+async def test_heph_up_runs_a_workflow_to_completion_with_its_own_launcher(project, tmp_path):
+    socket = f"heph-up-{uuid.uuid4().hex[:8]}"
+    command = f"{sys.executable} {AGENT} --brief {{brief}} --mcp-config {{mcp_config}}"
+    extra = ["--agent-cli", "custom", "--agent-command", command, "--tmux-socket", socket]
+    up = ServerProcess(project, command="up", extra=extra).start(timeout=120)
+    try:
+        client = HephClient(up.url, local_token(project / ".hephaestus" / "secrets", "user"))
+        async with client:
+            await client.register_workflow(SCRIPTED)
+            goal = scripted("Write the hello file.", {"write": "hello.txt", "text": "hi\n"})
+            run = (await client.call("start_workflow", workflow="scripted", goal=goal))["run_id"]
+            await client.wait_for(run, all_tasks_finished, timeout=60, interval=0.2)
+            await client.wait_for(run, lambda s: not s["agents"], timeout=30, interval=0.2)
+        shown = subprocess.run(
+            ["git", "show", f"heph/{run}:hello.txt"], cwd=project, capture_output=True, text=True
+        )
+        assert shown.stdout == "hi\n"
+        assert (project / ".hephaestus" / ".gitignore").read_text() == "*\n"
+    finally:
+        up.stop()
+        subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True, check=False)
+
+
+def test_heph_up_outside_a_git_repository_says_how_to_fix_it(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "heph_mcp.cli", "up", "--project", str(tmp_path), "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert "not a git repository" in done.stderr and "git init" in done.stderr
