@@ -37,6 +37,11 @@ def require_tmux() -> None:
         raise TmuxError("tmux not found: apt-get install tmux (or brew install tmux)")
 
 
+def literal(arg: str) -> str:
+    """tmux reads an argument ending in `;` as a command separator; `\\;` keeps it literal."""
+    return arg[:-1] + "\\;" if arg.endswith(";") else arg
+
+
 class Tmux:
     """One tmux server: the user's default one, or a private socket (tests, `--tmux-socket`)."""
 
@@ -65,7 +70,8 @@ class Tmux:
         options = [f"-e{key}={value}" for key, value in (env or {}).items()]
         self._cmd(
             "new-session", "-d", "-s", name, "-x", "200", "-y", "50", "-c", str(cwd),
-            *options, "--", *argv, ";", "set-option", "-t", name, "remain-on-exit", "on",
+            *options, "--", *map(literal, argv), ";",
+            "set-option", "-t", name, "remain-on-exit", "on",
         )  # fmt: skip
 
     def panes(self) -> dict[str, PaneState]:
@@ -98,7 +104,7 @@ class Tmux:
 
     def send_literal(self, name: str, text: str, enter: bool = True) -> None:
         """Type `text` into the pane as literal keys (never interpreted by tmux or a shell)."""
-        self._cmd("send-keys", "-t", f"={name}:", "-l", "--", text)
+        self._cmd("send-keys", "-t", f"={name}:", "-l", "--", literal(text))
         if enter:
             self._cmd("send-keys", "-t", f"={name}:", "Enter")
 

@@ -188,3 +188,42 @@ async def _until(condition, timeout: float = 30.0) -> None:
     while not condition():
         assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
         await asyncio.sleep(0.1)
+
+
+async def test_an_agent_that_never_calls_the_server_fails_with_its_pane_as_the_reason(
+    project, embedder
+):
+    command = "bash -c 'echo Please log in to continue; sleep 600'"
+    settings = swarm_settings(project, agent_command=command, start_timeout=1.5)
+    async with running_swarm(settings, embedder) as swarm:
+        await swarm.start_launcher()
+        run = await swarm.start("Anything at all.")
+        status = await swarm.wait(run, all_tasks_finished, failures=True)
+        task = await swarm.user.call("get_task", task_id=status["phases"][0]["tasks"][0]["id"])
+        await swarm.wait(run, lambda s: not s["agents"], failures=True)
+        assert swarm.tmux.panes() == {}
+    assert (task["status"], task["attempts"]) == ("failed", 2)
+    assert "no MCP call within 2s" in task["failure_reason"]
+    assert "Please log in to continue" in task["failure_reason"]
+
+
+async def test_cancelling_a_run_ends_its_sessions_and_no_other(swarm, tmp_path):
+    gate = tmp_path / "never"
+    await swarm.start_launcher()
+    doomed = await swarm.start(scripted("Wait forever (doomed).", {"wait_file": str(gate)}))
+    kept = await swarm.start(scripted(TOPICS[0], {"wait_file": str(gate)}))
+    await swarm.wait(doomed, lambda s: len(s["agents"]) == 1)
+    await swarm.wait(kept, lambda s: len(s["agents"]) == 1)
+
+    cancelled = await swarm.user.call("cancel_workflow", run=doomed)
+
+    assert len(cancelled["running_agents"]) == 1
+    await _until(lambda: set(swarm.tmux.panes()) == {f"heph-{kept}-" + _only_task(swarm, kept)})
+    await swarm.wait(doomed, lambda s: not s["agents"])
+    status = (await swarm.user.status(kept))["runs"][0]
+    assert len(status["agents"]) == 1
+
+
+def _only_task(swarm, run: str) -> str:
+    with swarm.db() as db:
+        return db.execute("SELECT id FROM tasks WHERE run_id = ?", (run,)).fetchone()[0]

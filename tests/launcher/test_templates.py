@@ -1,0 +1,115 @@
+"""Agent CLI templates, the files handed to an agent, and the session verdicts."""
+
+from __future__ import annotations
+
+import json
+import stat
+import time
+from pathlib import Path
+
+import pytest
+
+from claude_config.templates import AgentLaunch, cli_template, render_argv
+from claude_config.trust import forget_folder, trust_folder
+from launcher import workspace
+from launcher.sessions import AgentSession, judge
+from launcher.tmux import PaneState
+
+
+def launch(tmp_path: Path, **extra) -> AgentLaunch:
+    return AgentLaunch(
+        url="http://127.0.0.1:1/mcp",
+        token="heph_agent_secret",
+        agent_dir=tmp_path / "agent",
+        worktree=tmp_path / "wt",
+        task_id="t1",
+        run_id="r1",
+        **extra,
+    )
+
+
+def test_the_claude_template_points_at_files_and_never_carries_task_text(tmp_path):
+    argv = render_argv(cli_template("claude", None), launch(tmp_path, model="opus"))
+    assert argv[0] == "claude" and argv[-2:] == ["--model", "opus"]
+    assert str(tmp_path / "agent" / "mcp.json") in argv
+    assert "heph_agent_secret" not in " ".join(argv)
+    assert str(tmp_path / "agent" / "brief.md") in argv[-3]
+
+
+def test_a_custom_command_is_split_once_and_placeholders_stay_single_arguments(tmp_path):
+    template = cli_template("custom", "my-agent --brief {brief} --say 'two words'")
+    argv = render_argv(template, launch(tmp_path / "dir with space"))
+    assert argv == [
+        "my-agent",
+        "--brief",
+        str(tmp_path / "dir with space" / "agent" / "brief.md"),
+        "--say",
+        "two words",
+    ]
+
+
+def test_unknown_or_incomplete_cli_choices_say_what_is_allowed():
+    with pytest.raises(ValueError, match="unknown agent CLI 'vim'.*claude"):
+        cli_template("vim", None)
+    with pytest.raises(ValueError, match="needs agent_command"):
+        cli_template("custom", None)
+
+
+def test_the_agent_files_are_private_and_carry_the_token_only_in_the_mcp_config(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(tmp_path))
+    spec = launch(tmp_path, allowed_tools=["Bash(pytest:*)"])
+    workspace.prepare(cli_template("claude", None), spec, "the brief")
+    config = json.loads(spec.mcp_config.read_text())["mcpServers"]["hephaestus"]
+    assert config["headers"] == {"Authorization": "Bearer heph_agent_secret"}
+    assert stat.S_IMODE(spec.mcp_config.stat().st_mode) == 0o600
+    assert stat.S_IMODE(spec.agent_dir.stat().st_mode) == 0o700
+    allow = json.loads(spec.settings.read_text())["permissions"]["allow"]
+    assert "mcp__hephaestus__*" in allow and "Bash(pytest:*)" in allow
+    trusted = json.loads((tmp_path / ".claude.json").read_text())["projects"]
+    assert trusted[str(spec.worktree)]["hasTrustDialogAccepted"] is True
+    workspace.remove(spec.agent_dir, spec.worktree)
+    assert not spec.agent_dir.exists()
+    assert str(spec.worktree) not in json.loads((tmp_path / ".claude.json").read_text())["projects"]
+
+
+def test_trusting_keeps_everything_else_in_the_claude_config(tmp_path):
+    path = tmp_path / ".claude.json"
+    path.write_text(json.dumps({"hasCompletedOnboarding": True, "projects": {"/x": {"a": 1}}}))
+    trust_folder(tmp_path / "wt", path)
+    forget_folder(tmp_path / "wt", path)
+    assert json.loads(path.read_text()) == {
+        "hasCompletedOnboarding": True,
+        "projects": {"/x": {"a": 1}},
+    }
+
+
+def session() -> AgentSession:
+    return AgentSession("a1", "t1", "r1", "title", "heph-r1-t1", Path("/wt"), Path("/ad"))
+
+
+ALIVE = PaneState("heph-r1-t1", False, None, "python")
+
+
+@pytest.mark.parametrize(
+    ("agent", "pane", "verdict"),
+    [
+        (None, ALIVE, "gone"),
+        ({"task_status": "done"}, None, "finished"),
+        ({"task_status": "cancelled"}, ALIVE, "stopped"),
+        ({"task_status": "running", "last_seen_at": 1.0}, None, "died"),
+        ({"task_status": "running"}, PaneState("heph-r1-t1", True, 1, "python"), "died"),
+        ({"task_status": "running", "last_seen_at": 1.0}, ALIVE, None),
+    ],
+)
+def test_a_session_is_judged_from_its_record_and_pane(agent, pane, verdict):
+    assert judge(session(), agent, pane, start_timeout=60) == verdict
+
+
+def test_an_agent_that_never_calls_the_server_fails_after_the_start_timeout():
+    quiet = session()
+    quiet.started = time.monotonic() - 61
+    assert judge(quiet, {"task_status": "running"}, ALIVE, start_timeout=60) == "no_start"
+    assert judge(quiet, {"task_status": "running", "last_seen_at": 2.0}, ALIVE, 60) is None
+    assert judge(quiet, {"task_status": "running"}, ALIVE, 60) is None  # confirmed once
