@@ -22,7 +22,6 @@ from typing import Any
 from claude_config.templates import AgentLaunch, cli_template, render_argv
 from heph_mcp.client import HephCallError, HephClient
 from heph_mcp.notify import QUEUE_URI
-from heph_mcp.services.merges import task_branch
 from heph_mcp.settings import Settings
 from launcher import workspace
 from launcher.git_repo import GitError, GitRepo, run_branch
@@ -112,20 +111,50 @@ class Launcher:
         task, spec = claim["task"], claim.get("agent") or {}
         run_id, task_id = task["run_id"], task["id"]
         cli = spec.get("cli") or self.settings.agent_cli
-        worktree = self.settings.worktrees_dir / f"{run_id}-{task_id}"
         try:
             template = cli_template(cli, self.settings.agent_command)
             await self._ensure_run_branch(run_id)
-            base = task.get("base_ref") or run_branch(run_id)
-            branch = task_branch(run_id, task_id)
-            await self.repo.call("add_worktree", worktree, branch, base)
         except (GitError, ValueError) as exc:
             log.error("cannot launch %s: %s", task_id, exc)
             await self.client.call(
                 "release_claim", worker=self.worker, task_id=task_id, reason=f"launch failed: {exc}"
             )
             return
+        session = await self._register(task, cli)
+        launch = AgentLaunch(
+            url=self.client.url,
+            token=session.token,
+            agent_dir=session.agent_dir,
+            worktree=session.worktree,
+            task_id=task_id,
+            run_id=run_id,
+            model=spec.get("model") or self.settings.agent_model,
+            allowed_tools=list(spec.get("allowed_tools") or []),
+        )
+        base = task.get("base_ref") or run_branch(run_id)
+        try:
+            # The worktree and the brief do not depend on each other: prepare both at once.
+            _, brief = await asyncio.gather(
+                self.repo.call("add_worktree", session.worktree, session.branch, base),
+                self.client.prompt("task_brief", task_id=task_id),
+            )
+            env = workspace.prepare(template, launch, brief) | self._identity_env(session)
+            argv = render_argv(template, launch)
+            await self.tmux.call("start", session.session, session.worktree, argv, env)
+        except (GitError, TmuxError, OSError, HephCallError) as exc:
+            await self._end(session, "died", f"could not start the agent: {exc}")
+            return
+        session.token = ""  # it lives on only in the agent's private MCP config
+        self._observe(
+            "launched", {"task_id": task_id, "agent_id": session.agent_id, "at": time.time()}
+        )
+        log.info("started %s for task %s (%s)", session.session, task_id, task["title"][:60])
+
+    async def _register(self, task: dict[str, Any], cli: str) -> AgentSession:
+        """Record the agent on the server (minting its token) before anything is started."""
+        run_id, task_id = task["run_id"], task["id"]
         name = session_name(run_id, task_id)
+        worktree = self.settings.worktrees_dir / f"{run_id}-{task_id}"
         started = await self.client.call(
             "register_agent",
             task_id=task_id,
@@ -136,29 +165,10 @@ class Launcher:
         )
         session = AgentSession(
             started["agent_id"], task_id, run_id, task["title"], name, worktree,
-            self.settings.agents_dir / name,
+            self.settings.agents_dir / name, token=started["token"],
         )  # fmt: skip
         self.sessions[session.agent_id] = session
-        launch = AgentLaunch(
-            url=self.client.url,
-            token=started["token"],
-            agent_dir=session.agent_dir,
-            worktree=worktree,
-            task_id=task_id,
-            run_id=run_id,
-            model=spec.get("model") or self.settings.agent_model,
-            allowed_tools=list(spec.get("allowed_tools") or []),
-        )
-        try:
-            brief = await self.client.prompt("task_brief", task_id=task_id)
-            env = workspace.prepare(template, launch, brief)
-            env |= self._identity_env(session)
-            await self.tmux.call("start", name, worktree, render_argv(template, launch), env)
-        except (TmuxError, OSError, HephCallError) as exc:
-            await self._end(session, "died", f"could not start the agent: {exc}")
-            return
-        self._observe("launched", {"task_id": task_id, "agent_id": session.agent_id})
-        log.info("started %s for task %s (%s)", name, task_id, task["title"][:60])
+        return session
 
     async def reconcile(self) -> int:
         """Settle every session whose task ended, whose process died or never started."""
@@ -200,7 +210,7 @@ class Launcher:
                     "report_agent_exit", agent_id=session.agent_id, reason=reason
                 )
         del self.sessions[session.agent_id]
-        self._observe("ended", {"task_id": session.task_id, "verdict": verdict})
+        self._observe("ended", {"task_id": session.task_id, "verdict": verdict, "at": time.time()})
         log.info("task %s: %s (%s)", session.task_id, verdict, reason.splitlines()[0][:120])
 
     async def _merge(self, session: AgentSession) -> bool:

@@ -27,6 +27,7 @@ class AgentSession:
     session: str
     worktree: Path
     agent_dir: Path
+    token: str = field(default="", repr=False)
     started: float = field(default_factory=time.monotonic)
     confirmed: bool = False
 

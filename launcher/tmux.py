@@ -68,10 +68,14 @@ class Tmux:
     ) -> None:
         """Start `argv` (no shell) in a new detached session; the pane outlives the program."""
         options = [f"-e{key}={value}" for key, value in (env or {}).items()]
+        # A placeholder process holds the pane until remain-on-exit is set; only then is the
+        # agent's program started in it, so even an instant exit leaves its status readable.
         self._cmd(
             "new-session", "-d", "-s", name, "-x", "200", "-y", "50", "-c", str(cwd),
-            *options, "--", *map(literal, argv), ";",
-            "set-option", "-t", name, "remain-on-exit", "on",
+            "--", "sleep", "600", ";",
+            "set-option", "-t", f"={name}:", "remain-on-exit", "on", ";",
+            "respawn-pane", "-k", "-t", f"={name}:", "-c", str(cwd), *options,
+            "--", *map(literal, argv),
         )  # fmt: skip
 
     def panes(self) -> dict[str, PaneState]:
