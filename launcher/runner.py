@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 
+from claude_config.templates import cli_template
 from heph_mcp.client import HephClient
 from heph_mcp.identity import local_token
 from heph_mcp.serve import running_url
@@ -17,10 +19,32 @@ class LauncherError(RuntimeError):
     """A start-up failure with its cause and fix in the message."""
 
 
+INSTALL_HINTS = {
+    "claude": "npm install -g @anthropic-ai/claude-code, then run `claude` once to log in",
+    "codex": "npm install -g @openai/codex",
+    "gemini": "npm install -g @google/gemini-cli",
+    "opencode": "npm install -g opencode-ai",
+}
+
+
+def check_agent_cli(settings: Settings) -> None:
+    """The default agent CLI must exist, or every task would fail one attempt at a time."""
+    try:
+        program = cli_template(settings.agent_cli, settings.agent_command).argv[0]
+    except ValueError as exc:
+        raise LauncherError(str(exc)) from None
+    if shutil.which(program) is None:
+        hint = INSTALL_HINTS.get(program, "install it or fix --agent-command")
+        raise LauncherError(
+            f"agent CLI {program!r} not found on PATH: {hint} (or choose another with --agent-cli)"
+        )
+
+
 def preflight(settings: Settings) -> tuple[GitRepo, Tmux]:
-    """tmux present, the project a git repository with a commit: fail fast with the fix."""
+    """tmux, the agent CLI, a git repository with a commit: fail fast with the fix."""
     repo = open_repo(settings.project)
     tmux = Tmux(settings.tmux_socket)
+    check_agent_cli(settings)
     ignore = settings.state_dir / ".gitignore"
     if not ignore.exists():
         settings.state_dir.mkdir(parents=True, exist_ok=True)

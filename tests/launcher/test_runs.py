@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from swarmkit import scripted
+from swarmkit import SCRIPTED, running_swarm, scripted, swarm_settings
 
 from heph_mcp.client import all_tasks_finished
+from phases import AgentSpec
 
 
 def branching_goal() -> str:
@@ -76,3 +77,24 @@ async def test_a_three_phase_run_that_branches_completes_with_every_merge_on_the
 
 def _done_count(status: dict) -> int:
     return sum(1 for p in status["phases"] for t in p["tasks"] if t["status"] == "done")
+
+
+async def test_a_phases_own_agent_cli_overrides_the_launchers_default(project, embedder):
+    settings = swarm_settings(project, agent_cli="gemini")  # not installed here
+    custom = SCRIPTED.model_copy(
+        update={
+            "name": "own_cli",
+            "phases": [
+                p.model_copy(update={"agent": AgentSpec(cli="custom")}) for p in SCRIPTED.phases
+            ],
+        }
+    )
+    async with running_swarm(settings, embedder) as swarm:
+        await swarm.user.register_workflow(custom)
+        await swarm.start_launcher()
+        started = await swarm.user.call("start_workflow", workflow="own_cli", goal="Say hi.")
+        status = await swarm.wait(started["run_id"], all_tasks_finished)
+        with swarm.db() as db:
+            clis = [r[0] for r in db.execute("SELECT cli FROM agents")]
+    assert status["phases"][0]["counts"] == {"done": 1}
+    assert clis == ["custom"]

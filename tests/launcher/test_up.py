@@ -45,3 +45,17 @@ def test_heph_up_outside_a_git_repository_says_how_to_fix_it(tmp_path):
     )
     assert done.returncode == 1
     assert "not a git repository" in done.stderr and "git init" in done.stderr
+
+
+def test_heph_up_without_the_agent_cli_says_how_to_install_it(project):
+    done = subprocess.run(
+        [
+            sys.executable, "-m", "heph_mcp.cli", "up", "--project", str(project), "--port", "0",
+            "--agent-cli", "custom", "--agent-command", "no-such-agent-cli --brief {brief}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "agent CLI 'no-such-agent-cli' not found on PATH" in done.stderr
