@@ -26,8 +26,8 @@ from heph_mcp.records import Principal
 from heph_mcp.services import Services
 from heph_mcp.settings import Settings
 from heph_mcp.store import Store
+from heph_mcp.tools import guidance, ops, runs, tasks
 from heph_mcp.tools import memory as memory_tools
-from heph_mcp.tools import ops, runs, tasks
 from heph_mcp.tools.common import Limits
 from phases import Workflow, WorkflowRegistry
 
@@ -94,6 +94,8 @@ def build_server(
     tasks.register(mcp, limits)
     memory_tools.register(mcp, limits)
     ops.register(mcp)
+    guidance.register(mcp)
+    mcp.add_middleware(guidance.PiggybackGuidance())
     resources.register(mcp)
     prompts.register(mcp)
     return mcp

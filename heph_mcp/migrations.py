@@ -134,4 +134,38 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX agents_worker ON agents (worker, status)
         """,
     ),
+    (
+        "guidance_and_analyses",
+        """
+        CREATE TABLE guidance (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            run_id TEXT NOT NULL REFERENCES runs(id),
+            agent_id TEXT NOT NULL REFERENCES agents(id),
+            task_id TEXT NOT NULL REFERENCES tasks(id),
+            source TEXT NOT NULL,
+            severity TEXT NOT NULL CHECK (severity IN ('info', 'warning', 'severe')),
+            text TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            delivered_at REAL,
+            delivered_via TEXT CHECK (delivered_via IN ('prompt', 'tool_result'))
+        );
+        CREATE INDEX guidance_pending ON guidance (agent_id, delivered_at);
+        CREATE TABLE analyses (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            run_id TEXT NOT NULL REFERENCES runs(id),
+            agent_id TEXT NOT NULL REFERENCES agents(id),
+            task_id TEXT NOT NULL REFERENCES tasks(id),
+            judge TEXT NOT NULL,
+            state TEXT NOT NULL,
+            alignment REAL NOT NULL,
+            summary TEXT NOT NULL,
+            steering TEXT,
+            guidance_id INTEGER REFERENCES guidance(id),
+            tokens_in INTEGER NOT NULL DEFAULT 0,
+            tokens_out INTEGER NOT NULL DEFAULT 0,
+            created_at REAL NOT NULL
+        );
+        CREATE INDEX analyses_agent ON analyses (agent_id, id)
+        """,
+    ),
 ]

@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     watch_interval: float = Field(default=1.0, gt=0, description="Session check period")
     tmux_socket: str | None = Field(default=None, description="tmux -L name; default server")
 
+    # Guardian: steering is rate-limited per agent unless severe.
+    steer_interval: float = Field(default=300.0, ge=0, description="Seconds between steers")
+
     @field_validator("project")
     @classmethod
     def _absolute_project(cls, value: Path) -> Path:

@@ -11,6 +11,7 @@ from heph_mcp.records import Principal, Task
 from heph_mcp.services.agents import AgentService
 from heph_mcp.services.common import RunWorkflows, TaskReader
 from heph_mcp.services.dedup import TaskDeduper
+from heph_mcp.services.guidance import GuidanceService
 from heph_mcp.services.memories import MemoryService
 from heph_mcp.services.merges import MergeService
 from heph_mcp.services.runs import RunService
@@ -35,6 +36,7 @@ class Services:
     run_workflows: RunWorkflows
     merges: MergeService
     notifier: Notifier
+    guidance: GuidanceService
 
     @classmethod
     async def create(
@@ -67,6 +69,7 @@ class Services:
             run_workflows=run_workflows,
             merges=MergeService(store, tasks, reader, run_workflows),
             notifier=notifier,
+            guidance=GuidanceService(store, settings),
         )
 
     async def finish_task(

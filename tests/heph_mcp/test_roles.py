@@ -35,6 +35,7 @@ OPS_TOOLS = {
     "renew_leases",
     "release_claim",
     "record_merge",
+    "record_analysis",
     "list_agents",
     "get_task",
     "workflow_status",
