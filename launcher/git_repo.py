@@ -144,3 +144,12 @@ class GitRepo:
 
     def delete_branch(self, name: str) -> None:
         self._git("branch", "-D", name, check=False)
+
+
+def changed_files(worktree: Path, base: str) -> list[str]:
+    """Files an agent changed in its worktree: committed since `base`, staged, or untracked."""
+    repo = open_repo(worktree)
+    committed = repo._git("diff", "--name-only", f"{base}...HEAD", cwd=worktree, check=False)[1]
+    status = repo._git("status", "--porcelain", "--untracked-files=all", cwd=worktree)[1]
+    names = set(committed.split()) | {line[3:].strip() for line in status.splitlines() if line}
+    return sorted(n for n in names if n)

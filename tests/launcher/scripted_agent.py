@@ -14,6 +14,10 @@ the JSON script embedded in its task description between `<<script` and
   {"hang_on_attempt": N}               on attempt N, hang (until killed)
   {"exit": CODE}                       exit without reporting
   {"merge_run_branch": true}           merge heph/<run>, resolving conflicts by keeping both sides
+  {"repeat_error": TEXT, "times": N}   print the same error line N times
+  {"sleep": SECONDS}                   stall without output
+  {"call_and_show": TOOL}              call a tool without arguments and print its result
+  {"idle_prompt": true}                print a ">" prompt; a typed guidance command shows it
   {"done": SUMMARY} / {"fail": REASON} report the task
 
 With no script, a "Resolve merge conflict" task merges the run branch; any
@@ -90,6 +94,18 @@ async def run_step(client: Client, step: dict[str, Any], task: dict[str, Any], b
     elif "exit" in step:
         say(f"exiting with {step['exit']} without reporting")
         sys.exit(int(step["exit"]))
+    elif "repeat_error" in step:
+        for _ in range(step.get("times", 3)):
+            print(step["repeat_error"], flush=True)
+            await asyncio.sleep(step.get("every", 0.2))
+    elif "sleep" in step:
+        await asyncio.sleep(step["sleep"])
+    elif "call_and_show" in step:
+        result = await client.call_tool(step["call_and_show"], {})
+        for block in result.content:
+            say(f"tool result: {getattr(block, 'text', '')}")
+    elif "idle_prompt" in step:
+        await idle_prompt(client)
     elif "merge_run_branch" in step:
         merge_run_branch(task["run_id"])
     elif "done" in step or "fail" in step:
@@ -97,6 +113,17 @@ async def run_step(client: Client, step: dict[str, Any], task: dict[str, Any], b
         await call(client, "update_task_status", status=status, summary=text)
         return True
     return False
+
+
+async def idle_prompt(client: Client) -> None:
+    """Sit at a prompt like an interactive CLI; a typed guidance command fetches that prompt."""
+    print(">", flush=True)
+    line = (await asyncio.to_thread(sys.stdin.readline)).strip()
+    say(f"typed: {line}")
+    if line == "/mcp__hephaestus__guidance":
+        result = await client.get_prompt("guidance", {})
+        for message in result.messages:
+            print(f"GUIDANCE: {getattr(message.content, 'text', '')}", flush=True)
 
 
 def script_of(task: dict[str, Any]) -> list[dict[str, Any]]:

@@ -1,0 +1,154 @@
+"""The Guardian: every interval, look at each running agent, judge what is new, steer.
+
+It is an MCP client with the ops role. Per agent it keeps a cursor (the last
+pane capture), so only new output is judged; the free heuristic judge runs
+every cycle, and an LLM judge (when configured) only when there is new
+output the heuristics did not already flag. Steering is recorded on the
+server (which rate-limits it) and then announced by typing
+`/mcp__hephaestus__guidance` into the pane, only while the agent sits idle at
+its prompt; until then the guidance also rides on its next tool result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from guardian.judges import HeuristicJudge, Judge, Verdict
+from guardian.observe import Cursor, Observation, advance, at_prompt
+from heph_mcp.client import HephCallError, HephClient
+from launcher.git_repo import GitError, changed_files, run_branch
+from launcher.tmux import Tmux
+
+log = logging.getLogger("heph.guardian")
+GUIDANCE_COMMAND = "/mcp__hephaestus__guidance"
+Observer = Callable[[str, dict[str, Any]], None]
+
+
+@dataclass
+class CycleStats:
+    agents: int = 0
+    judged: int = 0
+    llm_calls: int = 0
+    skipped: int = 0
+    steers_typed: int = 0
+
+
+class Guardian:
+    def __init__(
+        self,
+        client: HephClient,
+        tmux: Tmux,
+        *,
+        worker: str,
+        llm: Judge | None = None,
+        heuristic: HeuristicJudge | None = None,
+        observer: Observer | None = None,
+    ):
+        self.client = client
+        self.tmux = tmux
+        self.worker = worker
+        self.llm = llm
+        self.heuristic = heuristic or HeuristicJudge()
+        self.cursors: dict[str, Cursor] = {}
+        self.to_announce: set[str] = set()
+        self._observe = observer or (lambda kind, data: None)
+
+    async def run(self, stop: asyncio.Event, interval: float) -> None:
+        while not stop.is_set():
+            await self.cycle()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval)
+
+    async def cycle(self) -> CycleStats:
+        listed = await self.client.call("list_agents", worker=self.worker)
+        running = [a for a in listed.get("agents", []) if a.get("task_status") == "running"]
+        stats = CycleStats(agents=len(running))
+        for agent in running:
+            await self._watch(agent, stats)
+        live = {a["id"] for a in running}
+        self.cursors = {k: v for k, v in self.cursors.items() if k in live}
+        self.to_announce &= live
+        return stats
+
+    async def _watch(self, agent: dict[str, Any], stats: CycleStats) -> None:
+        observation = await self.observe(agent)
+        if observation is None:
+            return
+        verdict = await self._judge(observation, stats)
+        if verdict is not None:
+            await self._record(observation, verdict)
+        if agent["id"] in self.to_announce and observation.at_prompt:
+            await self.tmux.call("send_literal", observation.session, GUIDANCE_COMMAND)
+            self.to_announce.discard(agent["id"])
+            stats.steers_typed += 1
+            self._observe("announced", {"agent_id": agent["id"]})
+
+    async def observe(self, agent: dict[str, Any]) -> Observation | None:
+        capture = str(await self.tmux.call("capture", agent["session_name"], 200))
+        if not capture:
+            return None  # the session is gone; the launcher settles it
+        cursor = self.cursors.setdefault(agent["id"], Cursor())
+        added, tail = advance(cursor, capture)
+        task = await self._task(agent["task_id"])
+        return Observation(
+            agent_id=agent["id"], task_id=agent["task_id"], run_id=agent["run_id"],
+            phase=task.get("phase_name", ""), task_title=task.get("title", ""),
+            session=agent["session_name"], worktree=agent.get("worktree") or "",
+            new_lines=added, tail=tail, unchanged_cycles=cursor.unchanged_cycles,
+            at_prompt=at_prompt(tail), busy=not at_prompt(tail) and bool(added),
+            changed_files=await self._changed(agent), previous_summary=cursor.summary,
+            repeated_errors=dict(cursor.errors),
+        )  # fmt: skip
+
+    async def _judge(self, obs: Observation, stats: CycleStats) -> Verdict | None:
+        """Heuristics always (free); the LLM only for new output nothing flagged yet."""
+        verdict = await self.heuristic.judge(obs)
+        if verdict.steering is None and not obs.changed:
+            stats.skipped += 1
+            return None
+        stats.judged += 1
+        if verdict.steering is None and self.llm is not None:
+            stats.llm_calls += 1
+            verdict = await self.llm.judge(obs)
+            verdict.summary = verdict.summary or obs.previous_summary
+            return verdict
+        return verdict
+
+    async def _record(self, obs: Observation, verdict: Verdict) -> None:
+        judge = self.heuristic.name if verdict.tokens_in == 0 else getattr(self.llm, "name", "llm")
+        try:
+            recorded = await self.client.call(
+                "record_analysis",
+                agent_id=obs.agent_id, judge=judge, state=verdict.state,
+                alignment=verdict.alignment, summary=verdict.summary[:4000],
+                steering=verdict.steering, severity=verdict.severity,
+                tokens_in=verdict.tokens_in, tokens_out=verdict.tokens_out,
+            )  # fmt: skip
+        except HephCallError as exc:  # the agent exited meanwhile: nothing to steer
+            log.info("analysis of %s not recorded: %s", obs.agent_id, exc)
+            return
+        self.cursors[obs.agent_id].summary = verdict.summary
+        if recorded.get("guidance_id"):
+            self.to_announce.add(obs.agent_id)
+            # A new steer about an error starts its count again.
+            self.cursors[obs.agent_id].errors.clear()
+        self._observe("analysis", {"agent_id": obs.agent_id, "state": verdict.state, **recorded})
+
+    async def _task(self, task_id: str) -> dict[str, Any]:
+        return await self.client.call("get_task", task_id=task_id)
+
+    async def _changed(self, agent: dict[str, Any]) -> list[str]:
+        if not agent.get("worktree"):
+            return []
+        try:
+            return await asyncio.to_thread(
+                changed_files, Path(agent["worktree"]), run_branch(agent["run_id"])
+            )
+        except GitError:
+            return []

@@ -1,0 +1,91 @@
+"""What the Guardian sees of an agent each cycle: only what is new since the last look.
+
+The pane is captured once per cycle (and, for Claude Code, the session
+transcript could be read the same way); a per-agent cursor keeps the previous
+capture, so a judge is shown only new lines, and an agent whose pane did not
+change costs nothing beyond the capture.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+
+# Claude Code's input box, or a bare "> " prompt line, with nothing being run.
+PROMPT_LINE = re.compile(r"^\s*[│|]?\s*>\s*[│|]?\s*$")
+BUSY_MARKERS = ("esc to interrupt", "Running…", "running...")
+TAIL_LINES = 40
+
+
+@dataclass
+class Cursor:
+    """Per-agent memory between cycles."""
+
+    lines: list[str] = field(default_factory=list)
+    unchanged_cycles: int = 0
+    summary: str = ""
+    errors: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class Observation:
+    agent_id: str
+    task_id: str
+    run_id: str
+    phase: str
+    task_title: str
+    session: str
+    worktree: str
+    new_lines: list[str]
+    tail: list[str]
+    unchanged_cycles: int
+    at_prompt: bool
+    busy: bool
+    changed_files: list[str] = field(default_factory=list)
+    previous_summary: str = ""
+    repeated_errors: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.new_lines)
+
+
+def new_lines(previous: list[str], current: list[str]) -> list[str]:
+    """Lines of `current` that were not in `previous` (scrolling and redraws tolerated)."""
+    matcher = difflib.SequenceMatcher(a=previous, b=current, autojunk=False)
+    added: list[str] = []
+    for tag, _, _, j1, j2 in matcher.get_opcodes():
+        if tag in ("insert", "replace"):
+            added += current[j1:j2]
+    return [line for line in added if line.strip()]
+
+
+def at_prompt(tail: list[str]) -> bool:
+    visible = [line for line in tail if line.strip()]
+    recent = visible[-6:]
+    if any(marker in line for line in recent for marker in BUSY_MARKERS):
+        return False
+    return any(PROMPT_LINE.match(line) for line in recent)
+
+
+ERROR_LINE = re.compile(r"(error|exception|traceback|failed|fatal)", re.IGNORECASE)
+
+
+def error_signature(line: str) -> str:
+    """An error line with numbers and paths blurred, so the same error repeats as one key."""
+    line = re.sub(r"\d+", "N", line.strip())
+    return re.sub(r"/[^\s:]+", "/PATH", line)[:200]
+
+
+def advance(cursor: Cursor, capture: str) -> tuple[list[str], list[str]]:
+    """Move the cursor to this capture; returns (new lines, tail)."""
+    current = capture.splitlines()
+    added = new_lines(cursor.lines, current)
+    cursor.lines = current
+    cursor.unchanged_cycles = 0 if added else cursor.unchanged_cycles + 1
+    for line in added:
+        if ERROR_LINE.search(line):
+            key = error_signature(line)
+            cursor.errors[key] = cursor.errors.get(key, 0) + 1
+    return added, current[-TAIL_LINES:]

@@ -1,0 +1,125 @@
+"""The Guardian against scripted agents in real tmux panes: heuristics, steering, delivery."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from swarmkit import scripted
+
+from guardian.guardian import Guardian
+from guardian.judges import Verdict
+from guardian.observe import Observation
+from heph_mcp.client import HephClient
+from heph_mcp.identity import local_token
+
+
+def guardian_for(swarm, llm=None) -> Guardian:
+    ops = HephClient(swarm.settings.url, local_token(swarm.settings.secrets_dir, "ops"))
+    return Guardian(ops, swarm.tmux, worker=swarm.settings.worker_id, llm=llm)
+
+
+async def cycles_until(guardian: Guardian, condition, limit: int = 60) -> None:
+    """Run Guardian cycles (0.25 s apart) until `condition()` holds; bounded."""
+    for _ in range(limit):
+        await guardian.cycle()
+        if condition():
+            return
+        await asyncio.sleep(0.25)
+    raise AssertionError(f"condition not reached within {limit} Guardian cycles")
+
+
+def analyses(swarm) -> list[tuple]:
+    with swarm.db() as db:
+        return [tuple(r) for r in db.execute("SELECT judge, state, steering FROM analyses")]
+
+
+def delivered(swarm) -> list[tuple]:
+    with swarm.db() as db:
+        return [tuple(r) for r in db.execute("SELECT delivered_via, text FROM guidance")]
+
+
+def pane_text(swarm) -> str:
+    return "\n".join(swarm.tmux.capture(name, 200) for name in swarm.tmux.panes())
+
+
+async def test_a_drifting_analysis_agent_is_steered_through_the_guidance_prompt(swarm):
+    goal = scripted(
+        "Analyse the crash, without changing code.",
+        {"write": "src/app.py", "text": "print('patched during analysis')\n"},
+        {"idle_prompt": True},
+        {"sleep": 60},
+    )
+    await swarm.start_launcher()
+    run = await swarm.start(goal)
+    await swarm.wait(run, lambda s: len(s["agents"]) == 1)
+    guardian = guardian_for(swarm)
+    async with guardian.client:
+        await cycles_until(guardian, lambda: "GUIDANCE:" in pane_text(swarm))
+    assert analyses(swarm)[0][:2] == ("heuristic", "drifting")
+    assert "GUIDANCE: Guidance from Hephaestus" in pane_text(swarm)
+    assert "src/app.py" in pane_text(swarm)
+    assert delivered(swarm)[0][0] == "prompt"
+
+
+async def test_an_agent_looping_on_one_error_is_told_to_change_approach(swarm):
+    goal = scripted(
+        "Implement and keep retrying.",
+        {"repeat_error": "ERROR: test_parse failed at line 42", "times": 4},
+        {"idle_prompt": True},
+        {"sleep": 60},
+    )
+    await swarm.start_launcher()
+    run = await swarm.start(goal)
+    await swarm.wait(run, lambda s: len(s["agents"]) == 1)
+    guardian = guardian_for(swarm)
+    async with guardian.client:
+        await cycles_until(guardian, lambda: "GUIDANCE:" in pane_text(swarm))
+    states = [a[1] for a in analyses(swarm) if a[2]]
+    assert "looping" in states
+    assert "same error" in pane_text(swarm)
+
+
+async def test_a_stalled_agent_without_a_prompt_gets_its_guidance_on_its_next_tool_call(swarm):
+    goal = scripted("Think for a while.", {"sleep": 4}, {"call_and_show": "whoami"}, {"sleep": 60})
+    await swarm.start_launcher()
+    run = await swarm.start(goal)
+    await swarm.wait(run, lambda s: len(s["agents"]) == 1)
+    guardian = guardian_for(swarm)
+    guardian.heuristic.settings.stall_cycles = 2
+    async with guardian.client:
+        await cycles_until(guardian, lambda: any(a[1] == "stuck" for a in analyses(swarm)))
+        await cycles_until(guardian, lambda: "tool result: Guidance" in pane_text(swarm))
+    assert delivered(swarm)[0][0] == "tool_result"
+    assert guardian.to_announce  # never typed: the agent never sat at a prompt
+
+
+@dataclass
+class ScriptedJudge:
+    """Test double for an LLM judge: answers from a script, counts its calls."""
+
+    name: str = "scripted-llm"
+    calls: list[Observation] = field(default_factory=list)
+
+    async def judge(self, observation: Observation) -> Verdict:
+        self.calls.append(observation)
+        return Verdict("implementing", 0.9, f"saw {len(observation.new_lines)} new lines",
+                       tokens_in=100 * len(observation.new_lines), tokens_out=20)  # fmt: skip
+
+
+async def test_the_llm_judge_is_asked_only_about_new_output_and_its_tokens_are_recorded(swarm):
+    goal = scripted("Work quietly.", {"write": "notes.md", "text": "x"}, {"sleep": 60})
+    await swarm.start_launcher()
+    run = await swarm.start(goal)
+    await swarm.wait(run, lambda s: len(s["agents"]) == 1)
+    judge = ScriptedJudge()
+    guardian = guardian_for(swarm, llm=judge)
+    async with guardian.client:
+        await cycles_until(guardian, lambda: "task" in pane_text(swarm) and judge.calls)
+        before = len(judge.calls)
+        quiet = [await guardian.cycle() for _ in range(2)]
+    assert len(judge.calls) == before  # nothing new in the pane: no LLM call
+    assert all(s.skipped == 1 and s.llm_calls == 0 for s in quiet)
+    with swarm.db() as db:
+        row = db.execute("SELECT judge, tokens_in, tokens_out FROM analyses").fetchone()
+    assert row[0] == "scripted-llm" and row[1] > 0 and row[2] == 20
