@@ -30,6 +30,11 @@ GUIDANCE_COMMAND = "/mcp__hephaestus__guidance"
 Observer = Callable[[str, dict[str, Any]], None]
 
 
+def llm_due(obs: Observation, every: int) -> bool:
+    """The LLM looks at an agent's first output, then every `every` cycles with new output."""
+    return bool(obs.unjudged) and (obs.cycles_since_llm >= every or not obs.previous_summary)
+
+
 @dataclass
 class CycleStats:
     agents: int = 0
@@ -47,6 +52,7 @@ class Guardian:
         *,
         worker: str,
         llm: Judge | None = None,
+        llm_every: int = 5,
         heuristic: HeuristicJudge | None = None,
         observer: Observer | None = None,
     ):
@@ -54,6 +60,7 @@ class Guardian:
         self.tmux = tmux
         self.worker = worker
         self.llm = llm
+        self.llm_every = llm_every
         self.heuristic = heuristic or HeuristicJudge()
         self.cursors: dict[str, Cursor] = {}
         self.to_announce: set[str] = set()
@@ -103,22 +110,31 @@ class Guardian:
             new_lines=added, tail=tail, unchanged_cycles=cursor.unchanged_cycles,
             at_prompt=at_prompt(tail), busy=not at_prompt(tail) and bool(added),
             changed_files=await self._changed(agent), previous_summary=cursor.summary,
-            repeated_errors=dict(cursor.errors),
+            repeated_errors=dict(cursor.errors), unjudged=list(cursor.unjudged),
+            cycles_since_llm=cursor.since_llm,
         )  # fmt: skip
 
     async def _judge(self, obs: Observation, stats: CycleStats) -> Verdict | None:
-        """Heuristics always (free); the LLM only for new output nothing flagged yet."""
+        """Heuristics every cycle (free); the LLM every `llm_every` cycles, on what is new.
+
+        Acute trouble (drift, loops, stalls) is the heuristics' job and is caught at
+        once; the LLM's slower look at alignment sees everything new since its last.
+        """
         verdict = await self.heuristic.judge(obs)
         if verdict.steering is None and not obs.changed:
             stats.skipped += 1
             return None
         stats.judged += 1
-        if verdict.steering is None and self.llm is not None:
+        if verdict.steering is None and self._llm_due(obs):
             stats.llm_calls += 1
-            verdict = await self.llm.judge(obs)
+            verdict = await self.llm.judge(obs)  # type: ignore[union-attr]
+            cursor = self.cursors[obs.agent_id]
+            cursor.unjudged, cursor.since_llm = [], 0
             verdict.summary = verdict.summary or obs.previous_summary
-            return verdict
         return verdict
+
+    def _llm_due(self, obs: Observation) -> bool:
+        return self.llm is not None and llm_due(obs, self.llm_every)
 
     async def _record(self, obs: Observation, verdict: Verdict) -> None:
         judge = self.heuristic.name if verdict.tokens_in == 0 else getattr(self.llm, "name", "llm")

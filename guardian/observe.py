@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 PROMPT_LINE = re.compile(r"^\s*[│|]?\s*>\s*[│|]?\s*$")
 BUSY_MARKERS = ("esc to interrupt", "Running…", "running...")
 TAIL_LINES = 40
+MAX_UNJUDGED = 400
 
 
 @dataclass
@@ -26,6 +27,9 @@ class Cursor:
     unchanged_cycles: int = 0
     summary: str = ""
     errors: dict[str, int] = field(default_factory=dict)
+    # New lines no LLM has seen yet, and cycles since the LLM last looked.
+    unjudged: list[str] = field(default_factory=list)
+    since_llm: int = 0
 
 
 @dataclass
@@ -45,6 +49,8 @@ class Observation:
     changed_files: list[str] = field(default_factory=list)
     previous_summary: str = ""
     repeated_errors: dict[str, int] = field(default_factory=dict)
+    unjudged: list[str] = field(default_factory=list)
+    cycles_since_llm: int = 0
 
     @property
     def changed(self) -> bool:
@@ -84,6 +90,8 @@ def advance(cursor: Cursor, capture: str) -> tuple[list[str], list[str]]:
     added = new_lines(cursor.lines, current)
     cursor.lines = current
     cursor.unchanged_cycles = 0 if added else cursor.unchanged_cycles + 1
+    cursor.unjudged = (cursor.unjudged + added)[-MAX_UNJUDGED:]
+    cursor.since_llm += 1
     for line in added:
         if ERROR_LINE.search(line):
             key = error_signature(line)

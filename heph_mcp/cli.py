@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.logging import RichHandler
 
+from guardian.runner import run_guardian
 from heph_mcp.cli_memory import memory_app
 from heph_mcp.cli_workflows import workflows_app
 from heph_mcp.client import HephCallError, HephClient
@@ -122,6 +123,25 @@ def launcher_cmd(
     _logging(settings)
     console.print(f"[bold]Launcher[/] for {settings.project} as worker {settings.worker_id}")
     _guarded(lambda: asyncio.run(run_launcher(settings, asyncio.Event(), url=server)))
+
+
+@app.command("guardian")
+def guardian_cmd(
+    project: Project = None,
+    server: Annotated[str | None, typer.Option(help="Server MCP URL (default: running)")] = None,
+    judge: Annotated[
+        str | None, typer.Option(help="auto, heuristic, claude, anthropic or openai")
+    ] = None,
+    interval: Annotated[float | None, typer.Option(help="Seconds between looks")] = None,
+    tmux_socket: TmuxSocket = None,
+) -> None:
+    """Run only the Guardian: watch this host's agents, judge them, steer the ones that drift."""
+    settings = load_settings(
+        project, guardian_judge=judge, guardian_interval=interval, tmux_socket=tmux_socket
+    )
+    _logging(settings)
+    console.print(f"[bold]Guardian[/] for {settings.project} as worker {settings.worker_id}")
+    _guarded(lambda: asyncio.run(run_guardian(settings, asyncio.Event(), url=server)))
 
 
 def _banner(settings: Settings) -> None:

@@ -78,6 +78,13 @@ class Settings(BaseSettings):
 
     # Guardian: steering is rate-limited per agent unless severe.
     steer_interval: float = Field(default=300.0, ge=0, description="Seconds between steers")
+    guardian_interval: float = Field(default=60.0, gt=0, description="Seconds between looks")
+    guardian_judge: Literal["auto", "heuristic", "claude", "anthropic", "openai"] = "auto"
+    guardian_model: str | None = None
+    guardian_base_url: str | None = Field(
+        default=None, description="OpenAI-compatible or Anthropic endpoint for the judge"
+    )
+    guardian_api_key: SecretStr | None = None
 
     @field_validator("project")
     @classmethod

@@ -1,4 +1,4 @@
-"""`heph up`: the server and the launcher in one process, on embedded defaults.
+"""`heph up`: the server, the launcher and the Guardian in one process, on embedded defaults.
 
 The server starts first; the launcher connects to it over MCP like any
 other client (it never touches the database), and stops when the server
@@ -13,6 +13,7 @@ import time
 
 import uvicorn
 
+from guardian.runner import run_guardian
 from heph_mcp.app import build_app
 from heph_mcp.serve import preflight, server_file, write_server_file
 from heph_mcp.settings import Settings
@@ -42,11 +43,14 @@ async def _up(settings: Settings, workflows: list[Workflow] | None) -> None:
     try:
         await _started(server, serving)
         write_server_file(settings)
-        launching = asyncio.create_task(run_launcher(settings, stop, url=settings.url))
-        await asyncio.wait({serving, launching}, return_when=asyncio.FIRST_COMPLETED)
+        helpers = {
+            asyncio.create_task(run_launcher(settings, stop, url=settings.url)),
+            asyncio.create_task(run_guardian(settings, stop, url=settings.url)),
+        }
+        await asyncio.wait({serving, *helpers}, return_when=asyncio.FIRST_COMPLETED)
         stop.set()
         server.should_exit = True
-        await asyncio.gather(serving, launching)
+        await asyncio.gather(serving, *helpers)
     finally:
         with contextlib.suppress(FileNotFoundError):
             server_file(settings).unlink()
