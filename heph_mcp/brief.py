@@ -83,8 +83,16 @@ def status_text(runs: list[RunStatus]) -> str:
             counts = ", ".join(f"{n} {s}" for s, n in sorted(phase.counts.items())) or "no tasks"
             lines.append(f"  Phase {phase.phase} {phase.name}: {counts}")
             lines += [f"    - {t.id} [{t.status}] {t.title[:100]}" for t in phase.tasks]
+        notes = {n.agent_id: n for n in (status.guardian.notes if status.guardian else [])}
         for agent in status.agents:
             lines.append(f"  Agent {agent.id} on {agent.task_id} in tmux {agent.session_name}")
+            if agent.id in notes:
+                note = notes[agent.id]
+                lines.append(
+                    f"    Guardian: {note.state} ({note.alignment:.1f}) {note.summary[:100]}"
+                )
+        for steer in status.guardian.steers if status.guardian else []:
+            lines.append(f"  Steered {steer.agent_id}: {steer.text[:100]}")
     return "\n".join(lines)
 
 

@@ -153,10 +153,48 @@ class PhaseSummary(BaseModel):
     tasks: list[TaskSummary]
 
 
+class GuardianNote(BaseModel):
+    agent_id: str
+    task_id: str
+    judge: str
+    state: str
+    alignment: float
+    summary: str
+    steering: str | None
+    at: str | None
+
+
+class Steer(BaseModel):
+    agent_id: str
+    source: str
+    severity: str
+    text: str
+    delivered_via: str | None
+    at: str | None
+
+
+class JudgeCost(BaseModel):
+    judge: str
+    calls: int
+    tokens_in: int
+    tokens_out: int
+    agent_hours: float
+    tokens_per_agent_hour: float
+
+
+class GuardianView(BaseModel):
+    notes: list[GuardianNote] = Field(description="Latest judgement of each agent")
+    steers: list[Steer] = Field(description="Most recent guidance, newest first")
+    costs: list[JudgeCost]
+
+
 class RunStatus(BaseModel):
     run: Run
     phases: list[PhaseSummary]
     agents: list[Agent]
+    guardian: GuardianView | None = Field(
+        default=None, description="Latest notes, steers and judge costs"
+    )
 
 
 class WorkflowStatus(BaseModel):

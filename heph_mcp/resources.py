@@ -18,6 +18,7 @@ from heph_mcp.brief import phase_instructions
 from heph_mcp.errors import HephError, NotFound
 from heph_mcp.identity import current_principal
 from heph_mcp.notify import QUEUE_URI
+from heph_mcp.services.guidance import guardian_view
 from heph_mcp.tools.common import roles, services
 from heph_mcp.tools.runs import WorkflowInfo
 
@@ -63,6 +64,16 @@ def register(mcp: FastMCP) -> None:
                 return phase_instructions(wf, wf.phase(phase))
             except KeyError as exc:
                 raise NotFound(exc.args[0]) from None
+
+    @mcp.resource(
+        "heph://runs/{run}/guardian", mime_type="application/json", auth=roles("user", "ops")
+    )
+    async def guardian(run: str, ctx: Context) -> str:
+        """The Guardian's latest note on each agent, its recent steers, and its cost per judge."""
+        with domain_errors():
+            await services(ctx).runs.get(run)
+            view = await guardian_view(services(ctx).store, run, steers=100)
+            return view.model_dump_json(indent=2)
 
     @mcp.resource("heph://tasks/{task_id}", mime_type="application/json", auth=ALL)
     async def task(task_id: str, ctx: Context) -> str:

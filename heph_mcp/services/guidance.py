@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from heph_mcp.errors import Conflict, NotFound
-from heph_mcp.records import Principal, iso
+from heph_mcp.records import GuardianNote, GuardianView, JudgeCost, Principal, Steer, iso
 from heph_mcp.services.common import now, record_event
 from heph_mcp.settings import Settings
 from heph_mcp.store import Store, query_all, query_one
@@ -166,3 +166,44 @@ async def _queue(db, agent, source: str, severity: str, text: str) -> int:  # ty
         (agent["run_id"], agent["id"], agent["task_id"], source, severity, text, now()),
     )
     return int(cursor.lastrowid or 0)
+
+
+async def guardian_view(store: Store, run_id: str, steers: int = 20) -> GuardianView:
+    """What the Guardian thinks of a run's agents, what it said, and what that cost."""
+    notes = await store.fetchall(
+        "SELECT agent_id, task_id, judge, state, alignment, summary, steering, created_at"
+        " FROM analyses WHERE id IN (SELECT MAX(id) FROM analyses WHERE run_id = ?"
+        " GROUP BY agent_id) ORDER BY id",
+        (run_id,),
+    )
+    said = await store.fetchall(
+        "SELECT agent_id, source, severity, text, delivered_via, created_at FROM guidance"
+        " WHERE run_id = ? ORDER BY id DESC LIMIT ?",
+        (run_id, steers),
+    )
+    return GuardianView(
+        notes=[GuardianNote(**{**dict(r), "at": iso(r["created_at"])}) for r in notes],
+        steers=[Steer(**{**dict(r), "at": iso(r["created_at"])}) for r in said],
+        costs=await _costs(store, run_id),
+    )
+
+
+async def _costs(store: Store, run_id: str) -> list[JudgeCost]:
+    span = await store.fetchone(
+        "SELECT SUM(COALESCE(ended_at, ?) - started_at) FROM agents WHERE run_id = ?",
+        (now(), run_id),
+    )
+    hours = max((span[0] or 0.0) if span else 0.0, 1.0) / 3600
+    rows = await store.fetchall(
+        "SELECT judge, COUNT(*), SUM(tokens_in), SUM(tokens_out) FROM analyses"
+        " WHERE run_id = ? GROUP BY judge ORDER BY judge",
+        (run_id,),
+    )
+    return [
+        JudgeCost(
+            judge=r[0], calls=r[1], tokens_in=r[2] or 0, tokens_out=r[3] or 0,
+            agent_hours=round(hours, 4),
+            tokens_per_agent_hour=round(((r[2] or 0) + (r[3] or 0)) / hours, 1),
+        )
+        for r in rows
+    ]  # fmt: skip

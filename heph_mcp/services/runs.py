@@ -21,6 +21,7 @@ from heph_mcp.records import (
 )
 from heph_mcp.services.common import RunWorkflows, TaskReader, new_id, now, record_event
 from heph_mcp.services.dedup import TaskDeduper
+from heph_mcp.services.guidance import guardian_view
 from heph_mcp.services.workflows import WorkflowService
 from heph_mcp.store import Store
 
@@ -162,7 +163,12 @@ class RunService:
             (run.id,),
         )
         phases = [_phase_summary(p.id, p.name, tasks) for p in workflow.phases]
-        return RunStatus(run=run, phases=phases, agents=[Agent.from_row(a) for a in agent_rows])
+        return RunStatus(
+            run=run,
+            phases=phases,
+            agents=[Agent.from_row(a) for a in agent_rows],
+            guardian=await guardian_view(self._store, run.id, steers=5),
+        )
 
 
 def _phase_summary(phase_id: int, name: str, tasks: list[TaskSummary]) -> PhaseSummary:

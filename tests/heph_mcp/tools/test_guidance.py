@@ -90,3 +90,25 @@ async def test_only_the_ops_role_records_analyses_and_only_agents_read_guidance(
         tools = {t.name for t in await user.list_tools()}
         prompts = {p.name for p in await user.list_prompts()}
     assert "record_analysis" not in tools and "guidance" not in prompts
+
+
+async def test_analyses_steers_and_judge_costs_show_in_workflow_status_and_a_resource(heph):
+    started = await heph.start_run()
+    agent = await heph.launch_agent()
+    async with heph.ops() as ops:
+        await _steer(ops, agent.agent_id)
+        await _steer(
+            ops, agent.agent_id, text=None, judge="claude-headless", state="implementing",
+            alignment=0.9, summary="writing the fix", tokens_in=1200, tokens_out=80,
+        )  # fmt: skip
+    async with heph.user() as user:
+        status = await user.call_tool("workflow_status", {"run": started["run_id"]})
+        resource = await user.read_resource(f"heph://runs/{started['run_id']}/guardian")
+    run = status.structured_content["runs"][0]
+    assert run["guardian"]["notes"][0]["state"] == "implementing"
+    assert run["guardian"]["steers"][0]["text"].startswith("Stay in phase 1")
+    costs = {c["judge"]: c for c in run["guardian"]["costs"]}
+    assert (costs["claude-headless"]["tokens_in"], costs["claude-headless"]["calls"]) == (1200, 1)
+    assert costs["claude-headless"]["tokens_per_agent_hour"] > 0
+    assert "Guardian: implementing" in status.structured_content["text"]
+    assert '"writing the fix"' in resource[0].text
