@@ -63,6 +63,7 @@ class Guardian:
         self.llm_every = llm_every
         self.heuristic = heuristic or HeuristicJudge()
         self.cursors: dict[str, Cursor] = {}
+        self.overlaps_steered: set[tuple[str, str]] = set()
         self.to_announce: set[str] = set()
         self._observe = observer or (lambda kind, data: None)
 
@@ -81,7 +82,37 @@ class Guardian:
         live = {a["id"] for a in running}
         self.cursors = {k: v for k, v in self.cursors.items() if k in live}
         self.to_announce &= live
+        await self.conduct(live)
         return stats
+
+    async def conduct(self, mine: set[str]) -> None:
+        """Whole-run view: steer the later of two agents doing the same work; restart stalls."""
+        for overlap in (await self.client.call("running_overlaps")).get("overlaps", []):
+            key = (overlap["earlier_task"], overlap["later_task"])
+            if overlap["later_agent"] not in mine or key in self.overlaps_steered:
+                continue
+            self.overlaps_steered.add(key)
+            await self._steer_overlap(overlap)
+        created = (await self.client.call("diagnose_stalled_runs")).get("created", [])
+        for task in created:
+            self._observe("diagnosed", {"run_id": task["run_id"], "task_id": task["id"]})
+
+    async def _steer_overlap(self, overlap: dict[str, Any]) -> None:
+        steering = (
+            f"Task {overlap['earlier_task']} ({overlap['earlier_title'][:100]}) is already being "
+            f"done by another agent and looks like the same work as yours (similarity "
+            f"{overlap['score']:.2f}). Check get_agent_status; do only what your task adds, "
+            "or report done with a pointer to that task."
+        )
+        with contextlib.suppress(HephCallError):
+            recorded = await self.client.call(
+                "record_analysis", agent_id=overlap["later_agent"], judge="conductor",
+                state="drifting", alignment=0.3, summary="duplicates another agent's work",
+                steering=steering,
+            )  # fmt: skip
+            if recorded.get("guidance_id"):
+                self.to_announce.add(overlap["later_agent"])
+            self._observe("overlap", {**overlap, **recorded})
 
     async def _watch(self, agent: dict[str, Any], stats: CycleStats) -> None:
         observation = await self.observe(agent)

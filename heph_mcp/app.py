@@ -95,6 +95,7 @@ def build_server(
     memory_tools.register(mcp, limits)
     ops.register(mcp)
     guidance.register(mcp)
+    guidance.register_conductor(mcp)
     mcp.add_middleware(guidance.PiggybackGuidance())
     resources.register(mcp)
     prompts.register(mcp)

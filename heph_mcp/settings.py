@@ -78,6 +78,9 @@ class Settings(BaseSettings):
 
     # Guardian: steering is rate-limited per agent unless severe.
     steer_interval: float = Field(default=300.0, ge=0, description="Seconds between steers")
+    overlap_threshold: float = Field(
+        default=0.80, gt=0, le=1, description="Two running tasks this similar are the same work"
+    )
     guardian_interval: float = Field(default=60.0, gt=0, description="Seconds between looks")
     guardian_judge: Literal["auto", "heuristic", "claude", "anthropic", "openai"] = "auto"
     guardian_model: str | None = None

@@ -10,6 +10,7 @@ from heph_mcp.notify import Notifier
 from heph_mcp.records import Principal, Task
 from heph_mcp.services.agents import AgentService
 from heph_mcp.services.common import RunWorkflows, TaskReader
+from heph_mcp.services.conductor import ConductorService
 from heph_mcp.services.dedup import TaskDeduper
 from heph_mcp.services.guidance import GuidanceService
 from heph_mcp.services.memories import MemoryService
@@ -37,6 +38,7 @@ class Services:
     merges: MergeService
     notifier: Notifier
     guidance: GuidanceService
+    conductor: ConductorService
 
     @classmethod
     async def create(
@@ -70,6 +72,7 @@ class Services:
             merges=MergeService(store, tasks, reader, run_workflows),
             notifier=notifier,
             guidance=GuidanceService(store, settings),
+            conductor=ConductorService(store, memory, tasks, settings.overlap_threshold),
         )
 
     async def finish_task(

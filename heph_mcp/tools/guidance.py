@@ -15,12 +15,14 @@ from fastmcp.exceptions import PromptError
 from fastmcp.server.middleware import CallNext, Middleware, MiddlewareContext
 from fastmcp.tools import ToolResult
 from mcp.types import CallToolRequestParams, TextContent
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from heph_mcp.identity import current_principal
+from heph_mcp.records import Task
 from heph_mcp.resources import domain_errors
+from heph_mcp.services.conductor import Overlap
 from heph_mcp.services.guidance import AgentState, Analysis, AnalysisRecorded, Guidance, Severity
-from heph_mcp.tools.common import ADDITIVE, ID_MAX, roles, services
+from heph_mcp.tools.common import ADDITIVE, ID_MAX, READ_ONLY, roles, services
 
 NOTHING_PENDING = "No new guidance from Hephaestus. Carry on with your task."
 
@@ -59,6 +61,27 @@ def register(mcp: FastMCP) -> None:
             me = current_principal()
             items = await services(ctx).guidance.take(me.id, "prompt")
         return render(items) if items else NOTHING_PENDING
+
+
+class Overlaps(BaseModel):
+    overlaps: list[Overlap]
+
+
+class Diagnosed(BaseModel):
+    created: list[Task]
+
+
+def register_conductor(mcp: FastMCP) -> None:
+    @mcp.tool(auth=roles("ops"), annotations=READ_ONLY)
+    async def running_overlaps(ctx: Context) -> Overlaps:
+        """Pairs of running tasks in one run that look like the same work (later one second)."""
+        return Overlaps(overlaps=await services(ctx).conductor.overlaps())
+
+    @mcp.tool(auth=roles("ops"), annotations=ADDITIVE)
+    async def diagnose_stalled_runs(ctx: Context) -> Diagnosed:
+        """Give each active run with nothing open one diagnostic phase-1 task (only once)."""
+        created = await services(ctx).conductor.diagnose_stalled(current_principal())
+        return Diagnosed(created=created)
 
 
 class PiggybackGuidance(Middleware):

@@ -123,3 +123,46 @@ async def test_the_llm_judge_is_asked_only_about_new_output_and_its_tokens_are_r
     with swarm.db() as db:
         row = db.execute("SELECT judge, tokens_in, tokens_out FROM analyses").fetchone()
     assert row[0] == "scripted-llm" and row[1] > 0 and row[2] == 20
+
+
+async def test_the_conductor_steers_the_later_of_two_agents_doing_the_same_work(swarm):
+    twin = {
+        "title": "Add a dark mode toggle to the settings page",
+        "description": scripted("A switch in settings that flips the theme.", {"sleep": 60}),
+    }
+    goal = scripted(
+        "Plan the theme work.",
+        {"create_task": {"phase": 2, **twin}},
+        {"create_task": {"phase": 3, **twin}},
+        {"sleep": 60},
+    )
+    await swarm.start_launcher()
+    run = await swarm.start(goal)
+    await swarm.wait(run, lambda s: len(s["agents"]) == 3)
+    events: list = []
+    guardian = guardian_for(swarm)
+    guardian._observe = lambda kind, data: events.append((kind, data))
+    async with guardian.client:
+        await guardian.cycle()
+        await guardian.cycle()
+    overlaps = [d for k, d in events if k == "overlap"]
+    assert len(overlaps) == 1 and overlaps[0]["guidance_id"]
+    with swarm.db() as db:
+        judged = db.execute("SELECT agent_id FROM analyses WHERE judge = 'conductor'").fetchall()
+        later = db.execute(
+            "SELECT a.id FROM agents a JOIN tasks t ON t.id = a.task_id WHERE t.phase = 3"
+        ).fetchone()
+    assert [tuple(r) for r in judged] == [(later[0],)]
+
+
+async def test_the_conductor_gives_a_finished_run_one_diagnostic_task(swarm):
+    await swarm.start_launcher()
+    run = await swarm.start(scripted("Nothing much.", {"done": "ok"}))
+    await swarm.wait(run, lambda s: s["phases"][0]["counts"] == {"done": 1})
+    guardian = guardian_for(swarm)
+    async with guardian.client:
+        await guardian.cycle()
+        await guardian.cycle()
+    with swarm.db() as db:
+        titles = [r[0] for r in db.execute("SELECT title FROM tasks WHERE run_id = ?", (run,))]
+    assert titles.count("Diagnose why the run stopped and decide what comes next") == 1

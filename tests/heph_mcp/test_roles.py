@@ -36,6 +36,8 @@ OPS_TOOLS = {
     "release_claim",
     "record_merge",
     "record_analysis",
+    "running_overlaps",
+    "diagnose_stalled_runs",
     "list_agents",
     "get_task",
     "workflow_status",

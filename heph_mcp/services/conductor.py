@@ -1,0 +1,91 @@
+"""The Conductor's whole-run checks, run by the Guardian once per cycle.
+
+Two things no single agent can see: two agents doing the same work (found by
+embedding each running task with the Guardian's latest summary of it), and a
+run that has stopped moving (nothing open, nothing running) which gets one
+diagnostic phase-1 task instead of silently idling.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from pydantic import BaseModel
+
+from heph_mcp.memory import Memory
+from heph_mcp.records import OPEN_STATUSES, Principal, Task
+from heph_mcp.services.tasks import TaskService
+from heph_mcp.store import Store
+
+DIAGNOSTIC_TITLE = "Diagnose why the run stopped and decide what comes next"
+
+
+class Overlap(BaseModel):
+    run_id: str
+    earlier_task: str
+    earlier_title: str
+    later_task: str
+    later_agent: str
+    score: float
+
+
+class ConductorService:
+    def __init__(self, store: Store, memory: Memory, tasks: TaskService, threshold: float):
+        self._store = store
+        self._memory = memory
+        self._tasks = tasks
+        self.threshold = threshold
+
+    async def overlaps(self) -> list[Overlap]:
+        """Pairs of running tasks of one run that look like the same work, later one second."""
+        rows = await self._store.fetchall(
+            "SELECT t.id, t.run_id, t.title, t.description, a.id AS agent_id, a.started_at,"
+            " (SELECT summary FROM analyses n WHERE n.agent_id = a.id ORDER BY n.id DESC"
+            "  LIMIT 1) AS summary"
+            " FROM tasks t JOIN agents a ON a.task_id = t.id AND a.status = 'running'"
+            " WHERE t.status = 'running' ORDER BY a.started_at"
+        )
+        if len(rows) < 2:
+            return []
+        texts = [f"{r['title']}\n{r['description']}\n{r['summary'] or ''}" for r in rows]
+        vectors = np.asarray(await self._memory.embedder.embed(texts))
+        scores = vectors @ vectors.T
+        found = []
+        for i, earlier in enumerate(rows):
+            for j in range(i + 1, len(rows)):
+                later = rows[j]
+                if later["run_id"] == earlier["run_id"] and scores[i, j] >= self.threshold:
+                    found.append(
+                        Overlap(
+                            run_id=later["run_id"], earlier_task=earlier["id"],
+                            earlier_title=earlier["title"], later_task=later["id"],
+                            later_agent=later["agent_id"], score=round(float(scores[i, j]), 4),
+                        )
+                    )  # fmt: skip
+        return found
+
+    async def diagnose_stalled(self, principal: Principal) -> list[Task]:
+        """One diagnostic phase-1 task for each active run with no open task left (once)."""
+        marks = ",".join("?" * len(OPEN_STATUSES))
+        rows = await self._store.fetchall(
+            "SELECT r.id, r.goal FROM runs r WHERE r.status = 'active'"
+            " AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.run_id = r.id"
+            f"  AND t.status IN ({marks}))"
+            " AND NOT EXISTS (SELECT 1 FROM tasks d WHERE d.run_id = r.id AND d.title = ?)",
+            (*OPEN_STATUSES, DIAGNOSTIC_TITLE),
+        )
+        created = []
+        for row in rows:
+            created.append(
+                await self._tasks.create(
+                    principal, phase=1, run=row["id"], title=DIAGNOSTIC_TITLE, priority="high",
+                    description=(
+                        f"Nothing is queued or running in this run any more, and it has no "
+                        f"result. Goal: {row['goal']}\nRead the finished tasks (get_tasks, "
+                        "get_task) and the shared memory, decide whether the goal is met, and "
+                        "create the tasks that are still missing in the right phases. If the "
+                        "goal is met, say so in your summary and create nothing."
+                    ),
+                    check_duplicates=False,
+                )
+            )  # fmt: skip
+        return created
