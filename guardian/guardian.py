@@ -132,7 +132,10 @@ class Guardian:
         if not capture:
             return None  # the session is gone; the launcher settles it
         cursor = self.cursors.setdefault(agent["id"], Cursor())
-        added, tail = advance(cursor, capture)
+        transcript = []
+        if agent.get("cli") == "claude" and agent.get("worktree"):
+            transcript = await asyncio.to_thread(cursor.transcript.read_new, agent["worktree"])
+        added, tail = advance(cursor, capture, transcript)
         task = await self._task(agent["task_id"])
         return Observation(
             agent_id=agent["id"], task_id=agent["task_id"], run_id=agent["run_id"],

@@ -12,6 +12,8 @@ import difflib
 import re
 from dataclasses import dataclass, field
 
+from guardian.transcript import TranscriptCursor
+
 # Claude Code's input box, or a bare "> " prompt line, with nothing being run.
 PROMPT_LINE = re.compile(r"^\s*[│|]?\s*>\s*[│|]?\s*$")
 BUSY_MARKERS = ("esc to interrupt", "Running…", "running...")
@@ -30,6 +32,7 @@ class Cursor:
     # New lines no LLM has seen yet, and cycles since the LLM last looked.
     unjudged: list[str] = field(default_factory=list)
     since_llm: int = 0
+    transcript: TranscriptCursor = field(default_factory=TranscriptCursor)
 
 
 @dataclass
@@ -84,10 +87,12 @@ def error_signature(line: str) -> str:
     return re.sub(r"/[^\s:]+", "/PATH", line)[:200]
 
 
-def advance(cursor: Cursor, capture: str) -> tuple[list[str], list[str]]:
-    """Move the cursor to this capture; returns (new lines, tail)."""
+def advance(
+    cursor: Cursor, capture: str, transcript: list[str] | None = None
+) -> tuple[list[str], list[str]]:
+    """Move the cursor to this capture (plus new transcript lines); returns (new lines, tail)."""
     current = capture.splitlines()
-    added = new_lines(cursor.lines, current)
+    added = new_lines(cursor.lines, current) + list(transcript or [])
     cursor.lines = current
     cursor.unchanged_cycles = 0 if added else cursor.unchanged_cycles + 1
     cursor.unjudged = (cursor.unjudged + added)[-MAX_UNJUDGED:]
