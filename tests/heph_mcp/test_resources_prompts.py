@@ -49,6 +49,7 @@ async def test_resource_templates_are_listed(heph):
     assert templates == {
         "heph://workflows/{name}",
         "heph://runs/{run}/phases/{phase}",
+        "heph://runs/{run}/guardian",
         "heph://tasks/{task_id}",
     }
 
