@@ -53,6 +53,7 @@ class Guardian:
         worker: str,
         llm: Judge | None = None,
         llm_every: int = 5,
+        cancel_duplicates: bool = False,
         heuristic: HeuristicJudge | None = None,
         observer: Observer | None = None,
     ):
@@ -61,6 +62,7 @@ class Guardian:
         self.worker = worker
         self.llm = llm
         self.llm_every = llm_every
+        self.cancel_duplicates = cancel_duplicates
         self.heuristic = heuristic or HeuristicJudge()
         self.cursors: dict[str, Cursor] = {}
         self.overlaps_steered: set[tuple[str, str]] = set()
@@ -92,10 +94,22 @@ class Guardian:
             if overlap["later_agent"] not in mine or key in self.overlaps_steered:
                 continue
             self.overlaps_steered.add(key)
-            await self._steer_overlap(overlap)
+            if self.cancel_duplicates:
+                await self._cancel_overlap(overlap)
+            else:
+                await self._steer_overlap(overlap)
         created = (await self.client.call("diagnose_stalled_runs")).get("created", [])
         for task in created:
             self._observe("diagnosed", {"run_id": task["run_id"], "task_id": task["id"]})
+
+    async def _cancel_overlap(self, overlap: dict[str, Any]) -> None:
+        reason = (
+            f"cancelled by the Guardian: the same work as task {overlap['earlier_task']} "
+            f"({overlap['earlier_title'][:100]}), similarity {overlap['score']:.2f}"
+        )
+        with contextlib.suppress(HephCallError):
+            await self.client.call("cancel_task", task_id=overlap["later_task"], reason=reason)
+            self._observe("cancelled", overlap)
 
     async def _steer_overlap(self, overlap: dict[str, Any]) -> None:
         steering = (

@@ -25,6 +25,10 @@ async def run_guardian(settings: Settings, stop: asyncio.Event, *, url: str | No
     url = url or running_url(settings) or settings.url
     async with HephClient(url, local_token(settings.secrets_dir, "ops")) as client:
         guardian = Guardian(
-            client, Tmux(settings.tmux_socket), worker=settings.worker_id, llm=judge
+            client,
+            Tmux(settings.tmux_socket),
+            worker=settings.worker_id,
+            llm=judge,
+            cancel_duplicates=settings.guardian_cancel_duplicates,
         )
         await guardian.run(stop, settings.guardian_interval)

@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     overlap_threshold: float = Field(
         default=0.80, gt=0, le=1, description="Two running tasks this similar are the same work"
     )
+    guardian_cancel_duplicates: bool = Field(
+        default=False, description="Cancel, rather than steer, the later of two duplicate agents"
+    )
     guardian_interval: float = Field(default=60.0, gt=0, description="Seconds between looks")
     guardian_judge: Literal["auto", "heuristic", "claude", "anthropic", "openai"] = "auto"
     guardian_model: str | None = None

@@ -72,7 +72,7 @@ class Services:
             merges=MergeService(store, tasks, reader, run_workflows),
             notifier=notifier,
             guidance=GuidanceService(store, settings),
-            conductor=ConductorService(store, memory, tasks, settings.overlap_threshold),
+            conductor=ConductorService(store, memory, tasks, settings.overlap_threshold, notifier),
         )
 
     async def finish_task(

@@ -11,10 +11,13 @@ from __future__ import annotations
 import numpy as np
 from pydantic import BaseModel
 
+from heph_mcp.errors import Conflict, NotFound
 from heph_mcp.memory import Memory
+from heph_mcp.notify import Notifier
 from heph_mcp.records import OPEN_STATUSES, Principal, Task
+from heph_mcp.services.common import now, record_event
 from heph_mcp.services.tasks import TaskService
-from heph_mcp.store import Store
+from heph_mcp.store import Store, query_one
 
 DIAGNOSTIC_TITLE = "Diagnose why the run stopped and decide what comes next"
 
@@ -29,7 +32,15 @@ class Overlap(BaseModel):
 
 
 class ConductorService:
-    def __init__(self, store: Store, memory: Memory, tasks: TaskService, threshold: float):
+    def __init__(
+        self,
+        store: Store,
+        memory: Memory,
+        tasks: TaskService,
+        threshold: float,
+        notifier: Notifier | None = None,
+    ):
+        self._notifier = notifier or Notifier()
         self._store = store
         self._memory = memory
         self._tasks = tasks
@@ -62,6 +73,28 @@ class ConductorService:
                         )
                     )  # fmt: skip
         return found
+
+    async def cancel_task(self, principal: Principal, task_id: str, reason: str) -> Task:
+        """Cancel one open task (the later of two duplicates); its launcher ends the session."""
+        marks = ",".join("?" * len(OPEN_STATUSES))
+        async with self._store.transaction() as db:
+            cursor = await db.execute(
+                "UPDATE tasks SET status = 'cancelled', failure_reason = ?, updated_at = ?,"
+                f" finished_at = ? WHERE id = ? AND status IN ({marks})",
+                (reason, now(), now(), task_id, *OPEN_STATUSES),
+            )
+            if cursor.rowcount == 0:
+                row = await query_one(db, "SELECT status FROM tasks WHERE id = ?", (task_id,))
+                if row is None:
+                    raise NotFound(f"no task {task_id!r}")
+                raise Conflict(f"task {task_id} is already {row['status']}; nothing changed")
+            run = await query_one(db, "SELECT run_id FROM tasks WHERE id = ?", (task_id,))
+            await record_event(
+                db, principal.id, "task_cancelled", run_id=run["run_id"] if run else None,
+                task_id=task_id, reason=reason,
+            )  # fmt: skip
+        await self._notifier.queue_changed()
+        return await self._tasks.reader.one(task_id)
 
     async def diagnose_stalled(self, principal: Principal) -> list[Task]:
         """One diagnostic phase-1 task for each active run with no open task left (once)."""

@@ -22,7 +22,7 @@ from heph_mcp.records import Task
 from heph_mcp.resources import domain_errors
 from heph_mcp.services.conductor import Overlap
 from heph_mcp.services.guidance import AgentState, Analysis, AnalysisRecorded, Guidance, Severity
-from heph_mcp.tools.common import ADDITIVE, ID_MAX, READ_ONLY, roles, services
+from heph_mcp.tools.common import ADDITIVE, DESTRUCTIVE, ID_MAX, READ_ONLY, roles, services
 
 NOTHING_PENDING = "No new guidance from Hephaestus. Carry on with your task."
 
@@ -76,6 +76,15 @@ def register_conductor(mcp: FastMCP) -> None:
     async def running_overlaps(ctx: Context) -> Overlaps:
         """Pairs of running tasks in one run that look like the same work (later one second)."""
         return Overlaps(overlaps=await services(ctx).conductor.overlaps())
+
+    @mcp.tool(auth=roles("ops"), annotations=DESTRUCTIVE)
+    async def cancel_task(
+        ctx: Context,
+        task_id: Annotated[str, Field(min_length=1, max_length=ID_MAX)],
+        reason: Annotated[str, Field(min_length=1, max_length=4096)],
+    ) -> Task:
+        """Cancel one open task (e.g. duplicate work); its launcher ends the agent's session."""
+        return await services(ctx).conductor.cancel_task(current_principal(), task_id, reason)
 
     @mcp.tool(auth=roles("ops"), annotations=ADDITIVE)
     async def diagnose_stalled_runs(ctx: Context) -> Diagnosed:

@@ -166,3 +166,26 @@ async def test_the_conductor_gives_a_finished_run_one_diagnostic_task(swarm):
     with swarm.db() as db:
         titles = [r[0] for r in db.execute("SELECT title FROM tasks WHERE run_id = ?", (run,))]
     assert titles.count("Diagnose why the run stopped and decide what comes next") == 1
+
+
+async def test_configured_to_cancel_the_conductor_ends_the_later_duplicate_session(swarm):
+    twin = {
+        "title": "Add a dark mode toggle to the settings page",
+        "description": scripted("A switch in settings that flips the theme.", {"sleep": 60}),
+    }
+    goal = scripted(
+        "Plan the theme work.",
+        {"create_task": {"phase": 2, **twin}},
+        {"create_task": {"phase": 3, **twin}},
+        {"sleep": 60},
+    )
+    await swarm.start_launcher()
+    run = await swarm.start(goal)
+    await swarm.wait(run, lambda s: len(s["agents"]) == 3)
+    guardian = guardian_for(swarm)
+    guardian.cancel_duplicates = True
+    async with guardian.client:
+        await guardian.cycle()
+    status = await swarm.wait(run, lambda s: len(s["agents"]) == 2)
+    by_phase = {p["phase"]: p["counts"] for p in status["phases"]}
+    assert by_phase[3] == {"cancelled": 1} and by_phase[2] == {"running": 1}

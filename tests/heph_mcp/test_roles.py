@@ -38,6 +38,7 @@ OPS_TOOLS = {
     "record_analysis",
     "running_overlaps",
     "diagnose_stalled_runs",
+    "cancel_task",
     "list_agents",
     "get_task",
     "workflow_status",
