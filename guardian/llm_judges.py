@@ -134,7 +134,8 @@ class ClaudeHeadlessJudge:
         except json.JSONDecodeError:
             answer = {"result": out.decode()}
         usage = answer.get("usage") or {}
-        tokens_in = sum(int(usage.get(k) or 0) for k in ("input_tokens", "cache_read_input_tokens"))
+        keys = ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+        tokens_in = sum(int(usage.get(k) or 0) for k in keys)
         return parse(str(answer.get("result", "")), tokens_in, int(usage.get("output_tokens") or 0))
 
 
