@@ -96,6 +96,7 @@ def build_server(
     ops.register(mcp)
     guidance.register(mcp)
     guidance.register_conductor(mcp)
+    guidance.register_messages(mcp, settings.max_text_chars)
     mcp.add_middleware(guidance.PiggybackGuidance())
     resources.register(mcp)
     prompts.register(mcp)

@@ -103,6 +103,27 @@ class GuidanceService:
             agent = await _running_agent(db, agent_id)
             return await _queue(db, agent, source, severity, text)
 
+    async def message(self, sender: Principal, to_agent: str | None, text: str) -> list[int]:
+        """An agent's message to one agent of its run, or to all others (to_agent None)."""
+        async with self._store.transaction() as db:
+            rows = await query_all(
+                db,
+                "SELECT id, run_id, task_id, status FROM agents WHERE run_id = ?"
+                " AND status = 'running' AND id != ?",
+                (sender.run_id, sender.id),
+            )
+            targets = [r for r in rows if to_agent is None or r["id"] == to_agent]
+            if to_agent is not None and not targets:
+                raise NotFound(
+                    f"no running agent {to_agent!r} in your run; get_agent_status lists them"
+                )
+            ids = [await _queue(db, r, f"agent {sender.id}", "info", text) for r in targets]
+            await record_event(
+                db, sender.id, "message_sent", run_id=sender.run_id, to=to_agent or "all",
+                recipients=len(ids),
+            )  # fmt: skip
+        return ids
+
     async def take(self, agent_id: str, via: Literal["prompt", "tool_result"]) -> list[Guidance]:
         """The agent's pending guidance, oldest first, marked delivered in the same step."""
         async with self._store.transaction() as db:

@@ -112,3 +112,25 @@ class PiggybackGuidance(Middleware):
         if pending:
             result.content = [*result.content, TextContent(type="text", text=render(pending))]
         return result
+
+
+class Sent(BaseModel):
+    recipients: int = Field(description="Agents the message was queued for")
+
+
+def register_messages(mcp: FastMCP, text_limit: int) -> None:
+    Text = Annotated[str, Field(min_length=1, max_length=min(text_limit, 4000))]
+
+    @mcp.tool(auth=roles("agent"), annotations=ADDITIVE)
+    async def send_message(
+        ctx: Context, to_agent: Annotated[str, Field(min_length=1, max_length=ID_MAX)], text: Text
+    ) -> Sent:
+        """Tell one agent of your run something; it arrives as guidance (see get_agent_status)."""
+        ids = await services(ctx).guidance.message(current_principal(), to_agent, text)
+        return Sent(recipients=len(ids))
+
+    @mcp.tool(auth=roles("agent"), annotations=ADDITIVE)
+    async def broadcast_message(ctx: Context, text: Text) -> Sent:
+        """Tell every other running agent of your run something (a finding that affects all)."""
+        ids = await services(ctx).guidance.message(current_principal(), None, text)
+        return Sent(recipients=len(ids))

@@ -27,6 +27,8 @@ AGENT_TOOLS = {
     "whoami",
     "save_memory",
     "find_memories",
+    "send_message",
+    "broadcast_message",
 }
 OPS_TOOLS = {
     "claim_task",

@@ -112,3 +112,31 @@ async def test_analyses_steers_and_judge_costs_show_in_workflow_status_and_a_res
     assert costs["claude-headless"]["tokens_per_agent_hour"] > 0
     assert "Guardian: implementing" in status.structured_content["text"]
     assert '"writing the fix"' in resource[0].text
+
+
+async def test_agents_message_one_agent_or_all_others_of_their_run_through_guidance(heph):
+    run = (await heph.start_run(workflow="feature_development", goal="dark mode"))["run_id"]
+    async with heph.user() as user:
+        for title in ("Theme tokens for the settings page", "Persist the chosen theme per user"):
+            await user.call_tool(
+                "create_task", {"run": run, "phase": 2, "title": title, "description": title}
+            )
+    a, b, c = [await heph.launch_agent() for _ in range(3)]
+    await heph.start_run(workflow="bug_fix", goal="crash on empty input")
+    outsider = await heph.launch_agent()
+    assert {a.run_id, b.run_id, c.run_id} == {run} and outsider.run_id != run
+    async with heph.client(a.token) as client:
+        direct = await client.call_tool("send_message", {"to_agent": b.agent_id, "text": "hi b"})
+        everyone = await client.call_tool("broadcast_message", {"text": "schema changed"})
+        stranger = await client.call_tool(
+            "send_message", {"to_agent": outsider.agent_id, "text": "x"}, raise_on_error=False
+        )
+    assert direct.structured_content == {"recipients": 1}
+    assert everyone.structured_content == {"recipients": 2}  # b and c, not a, not the outsider
+    assert stranger.is_error and "no running agent" in stranger.content[0].text
+    async with heph.client(b.token) as client:
+        text = await _prompt_text(client)
+    async with heph.client(outsider.token) as client:
+        nothing = await _prompt_text(client)
+    assert "hi b" in text and "schema changed" in text and f"from agent {a.agent_id}" in text
+    assert nothing == NOTHING_PENDING
