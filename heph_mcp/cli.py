@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import shlex
@@ -12,6 +13,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.live import Live
 from rich.logging import RichHandler
 
 from guardian.runner import run_guardian
@@ -194,10 +196,16 @@ def mcp_config_cmd(
 def status_cmd(
     project: Project = None,
     run: Annotated[str | None, typer.Option(help="Only this run")] = None,
+    watch: Annotated[bool, typer.Option("--watch", help="Keep the view live (Ctrl-C)")] = False,
+    interval: Annotated[float, typer.Option(help="Seconds between refreshes")] = 2.0,
 ) -> None:
-    """Show runs, tasks by phase and status, and agents."""
+    """Show runs, tasks by phase and status, agents with the Guardian's view, recent steering."""
     settings = _settings(project)
     try:
+        if watch:
+            with contextlib.suppress(KeyboardInterrupt):
+                asyncio.run(_watch_status(settings, run, interval))
+            return
         status = asyncio.run(_fetch_status(settings, run))
     except HephCallError as exc:
         errors.print(f"[red]error:[/] {exc}")
@@ -209,6 +217,14 @@ def status_cmd(
         )
         raise typer.Exit(1) from None
     console.print(render_status(status))
+
+
+async def _watch_status(settings: Settings, run: str | None, interval: float) -> None:
+    async with HephClient.for_project(settings) as client:
+        with Live(console=console, refresh_per_second=4, screen=False) as live:
+            while True:
+                live.update(render_status(await client.status(run)))
+                await asyncio.sleep(interval)  # a display refresh, not a wait on a condition
 
 
 async def _fetch_status(settings: Settings, run: str | None) -> dict:

@@ -22,6 +22,14 @@ STATUS_STYLE = {
 }
 
 
+GUARDIAN_STYLE = {
+    "drifting": "bold yellow",
+    "looping": "bold yellow",
+    "stuck": "bold red",
+    "finished_unreported": "yellow",
+}
+
+
 def render_status(status: dict[str, Any]) -> Group:
     runs = status.get("runs", [])
     if not runs:
@@ -31,6 +39,9 @@ def render_status(status: dict[str, Any]) -> Group:
         parts.append(_tasks_table(run_status))
         if run_status["agents"]:
             parts.append(_agents_table(run_status))
+        steers = (run_status.get("guardian") or {}).get("steers") or []
+        if steers:
+            parts.append(_steers_table(run_status["run"]["id"], steers))
     return Group(*parts)
 
 
@@ -68,14 +79,33 @@ def _tasks_table(rs: dict[str, Any]) -> Table:
 
 def _agents_table(rs: dict[str, Any]) -> Table:
     table = Table(title=f"Agents of {rs['run']['id']}", expand=True)
-    for column in ("agent", "task", "tmux session", "cli", "since"):
+    for column in ("agent", "task", "tmux session", "since", "guardian", "last summary"):
         table.add_column(column)
+    notes = {n["agent_id"]: n for n in (rs.get("guardian") or {}).get("notes", [])}
     for agent in rs["agents"]:
+        note = notes.get(agent["id"], {})
+        state = f"{note['state']} ({note['alignment']:.1f})" if note else "-"
         table.add_row(
             agent["id"],
             agent["task_id"],
             agent["session_name"],
-            agent["cli"],
             agent["started_at"] or "",
+            Text(state, style=GUARDIAN_STYLE.get(note.get("state", ""), "")),
+            (note.get("summary") or "")[:80],
+        )
+    return table
+
+
+def _steers_table(run_id: str, steers: list[dict[str, Any]]) -> Table:
+    table = Table(title=f"Recent steering in {run_id}", expand=True)
+    for column in ("at", "agent", "from", "delivered", "guidance"):
+        table.add_column(column)
+    for steer in steers:
+        table.add_row(
+            steer["at"] or "",
+            steer["agent_id"],
+            steer["source"],
+            steer["delivered_via"] or "pending",
+            steer["text"][:100],
         )
     return table
