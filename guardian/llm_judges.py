@@ -11,6 +11,7 @@ import asyncio
 import json
 import re
 import shutil
+import tempfile
 from typing import Any
 
 from guardian.judges import Verdict
@@ -118,12 +119,16 @@ class ClaudeHeadlessJudge:
     def __init__(self, model: str | None = None, binary: str = "claude"):
         self.model = model
         self.binary = binary
+        # An empty folder of its own: run in the project, `claude -p` would add the
+        # repository's git status and CLAUDE.md to every judgement (tokens, and leakage).
+        self.workdir = tempfile.mkdtemp(prefix="heph-judge-")
 
     async def judge(self, observation: Observation) -> Verdict:
         argv = [self.binary, "-p", "--output-format", "json", "--append-system-prompt", SYSTEM]
         argv += ["--model", self.model] if self.model else []
         process = await asyncio.create_subprocess_exec(
             *argv,
+            cwd=self.workdir,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,

@@ -1,0 +1,68 @@
+"""The Claude Code headless judge and transcript reader against the real `claude` binary.
+
+The binary (pinned in tests/node/package.json) talks to a scripted Messages API
+on loopback (tests/modelkit.py): the test double for the LLM only.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from modelkit import ModelServer, ScriptedModel, last_user_text, text
+
+from guardian.llm_judges import ClaudeHeadlessJudge
+from guardian.observe import Observation
+from guardian.transcript import TranscriptCursor
+
+CLAUDE = Path(__file__).parents[1] / "node" / "node_modules" / ".bin" / "claude"
+VERDICT = (
+    '{"state": "drifting", "alignment": 0.2, "summary": "edits src/app.py while analysing",'
+    ' "steering": "Analysis only: revert src/app.py and create an implementation task."}'
+)
+
+
+@pytest.fixture
+def model(tmp_path, monkeypatch) -> Iterator[ScriptedModel]:
+    scripted = ScriptedModel(lambda body: [text(VERDICT)])
+    with ModelServer(scripted) as served:
+        monkeypatch.setenv("HOME", str(tmp_path / "home"))
+        monkeypatch.delenv("CLAUDE_CONFIG_DIR", raising=False)
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", served.url)
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test-not-a-real-key")
+        monkeypatch.setenv("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
+        monkeypatch.setenv("DISABLE_AUTOUPDATER", "1")
+        (tmp_path / "home").mkdir()
+        yield served
+
+
+async def test_the_claude_headless_judge_asks_the_real_binary_and_reads_its_json(model):
+    observation = Observation(
+        agent_id="a1", task_id="t1", run_id="r1", phase="analysis", task_title="Find the crash",
+        session="s", worktree="/wt", new_lines=["⏺ Update(src/app.py)"], tail=[],
+        unchanged_cycles=0, at_prompt=False, busy=True,
+    )  # fmt: skip
+
+    verdict = await ClaudeHeadlessJudge(binary=str(CLAUDE)).judge(observation)
+
+    assert verdict.state == "drifting" and verdict.alignment == 0.2
+    assert verdict.steering and "implementation task" in verdict.steering
+    assert (verdict.tokens_in, verdict.tokens_out) == (100, 20)  # the model server's usage
+    asked = last_user_text(model.requests[-1])
+    assert "⏺ Update(src/app.py)" in asked and "Phase: analysis" in asked
+    assert "gitStatus" not in asked  # the judge runs outside any repository
+
+
+def test_the_transcript_reader_finds_what_claude_code_writes_for_a_folder(model, tmp_path):
+    worktree = tmp_path / "wt.run_1-task"
+    worktree.mkdir()
+    done = subprocess.run(
+        [str(CLAUDE), "-p", "say hi", "--output-format", "json"],
+        cwd=worktree, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lines = TranscriptCursor().read_new(str(worktree))
+    assert "[user] say hi" in lines
+    assert any(line.startswith("[assistant]") and "drifting" in line for line in lines)

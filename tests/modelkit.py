@@ -1,0 +1,137 @@
+"""A scripted Anthropic-compatible Messages API on loopback: the test double for the LLM only.
+
+The real `claude` binary talks to it through ANTHROPIC_BASE_URL. Each request
+is answered by a script (a function of the request body) with text and tool
+calls, streamed as the API's server-sent events when `stream` is set. Every
+request is logged, so tests can assert what the model was shown.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from testkit import free_port
+
+Block = dict[str, Any]
+Script = Callable[[dict[str, Any]], list[Block]]
+_ids = itertools.count(1)
+
+
+def text(value: str) -> Block:
+    return {"type": "text", "text": value}
+
+
+def tool_use(name: str, arguments: dict[str, Any]) -> Block:
+    return {"type": "tool_use", "id": f"toolu_{next(_ids):06d}", "name": name, "input": arguments}
+
+
+def last_user_text(body: dict[str, Any]) -> str:
+    """The text of the newest user turn (tool results included), for scripts to branch on."""
+    for message in reversed(body.get("messages", [])):
+        if message.get("role") != "user":
+            continue
+        content = message.get("content")
+        if isinstance(content, str):
+            return content
+        parts = []
+        for block in content or []:
+            if block.get("type") == "text":
+                parts.append(block.get("text", ""))
+            elif block.get("type") == "tool_result":
+                inner = block.get("content")
+                parts.append(json.dumps(inner) if not isinstance(inner, str) else inner)
+        return "\n".join(parts)
+    return ""
+
+
+@dataclass
+class ScriptedModel:
+    script: Script
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    url: str = ""
+
+    def _message(self, blocks: list[Block], body: dict[str, Any]) -> dict[str, Any]:
+        stop = "tool_use" if any(b["type"] == "tool_use" for b in blocks) else "end_turn"
+        return {
+            "id": f"msg_{next(_ids):06d}", "type": "message", "role": "assistant",
+            "model": body.get("model", "scripted"), "content": blocks, "stop_reason": stop,
+            "stop_sequence": None, "usage": {"input_tokens": 100, "output_tokens": 20},
+        }  # fmt: skip
+
+    def _events(self, message: dict[str, Any]) -> Iterator[str]:
+        start = {**message, "content": [], "stop_reason": None}
+        yield _sse("message_start", {"type": "message_start", "message": start})
+        for index, block in enumerate(message["content"]):
+            if block["type"] == "text":
+                opening, delta = (
+                    {"type": "text", "text": ""},
+                    {"type": "text_delta", "text": block["text"]},
+                )
+            else:
+                opening = {**block, "input": {}}
+                delta = {"type": "input_json_delta", "partial_json": json.dumps(block["input"])}
+            yield _sse("content_block_start", {"type": "content_block_start", "index": index,
+                                               "content_block": opening})  # fmt: skip
+            yield _sse("content_block_delta", {"type": "content_block_delta", "index": index,
+                                               "delta": delta})  # fmt: skip
+            yield _sse("content_block_stop", {"type": "content_block_stop", "index": index})
+        stop = {"stop_reason": message["stop_reason"], "stop_sequence": None}
+        ending = {"type": "message_delta", "usage": {"output_tokens": 20}, "delta": stop}
+        yield _sse("message_delta", ending)
+        yield _sse("message_stop", {"type": "message_stop"})
+
+    async def messages(self, request: Request) -> Response:
+        body = await request.json()
+        self.requests.append(body)
+        message = self._message(self.script(body), body)
+        if body.get("stream"):
+            return StreamingResponse(self._events(message), media_type="text/event-stream")
+        return JSONResponse(message)
+
+    async def count_tokens(self, request: Request) -> Response:
+        return JSONResponse({"input_tokens": 100})
+
+
+def _sse(event: str, data: dict[str, Any]) -> str:
+    return f"event: {event}\ndata: {json.dumps(data)}\n\n"
+
+
+class ModelServer:
+    """Serve a ScriptedModel on a free loopback port in a thread."""
+
+    def __init__(self, model: ScriptedModel):
+        self.model = model
+        port = free_port()
+        model.url = f"http://127.0.0.1:{port}"
+        app = Starlette(
+            routes=[
+                Route("/v1/messages", model.messages, methods=["POST"]),
+                Route("/v1/messages/count_tokens", model.count_tokens, methods=["POST"]),
+            ]
+        )
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+
+    def __enter__(self) -> ScriptedModel:
+        self._thread.start()
+        for _ in range(1000):  # bounded wait for the socket
+            if self._server.started:
+                return self.model
+            threading.Event().wait(0.01)
+        raise RuntimeError("scripted model server did not start")
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=5)
