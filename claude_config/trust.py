@@ -22,8 +22,14 @@ def claude_json_path() -> Path:
 
 
 def _update(path: Path, change: Any) -> None:
+    """Apply `change` to the projects map of the config."""
+    _rewrite(path, lambda data: change(data.setdefault("projects", {})))
+
+
+def _rewrite(path: Path, change: Any) -> None:
+    """Read, change and atomically replace the config, keeping its file mode."""
     data: dict[str, Any] = json.loads(path.read_text()) if path.is_file() else {}
-    change(data.setdefault("projects", {}))
+    change(data)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".claude.json.")
     with os.fdopen(fd, "w") as handle:
         json.dump(data, handle, indent=2)
@@ -38,7 +44,27 @@ def trust_folder(folder: Path, path: Path | None = None) -> None:
         entry["hasTrustDialogAccepted"] = True
         entry.setdefault("hasCompletedProjectOnboarding", True)
 
-    _update(path or claude_json_path(), accept)
+    target = path or claude_json_path()
+    _update(target, accept)
+    if os.environ.get("ANTHROPIC_API_KEY"):
+        approve_api_key(os.environ["ANTHROPIC_API_KEY"], target)
+
+
+def approve_api_key(key: str, path: Path) -> None:
+    """Answer Claude Code's "use this API key?" dialog as the user would have.
+
+    Interactive Claude Code asks once per key and records the answer by the
+    key's last 20 characters (never the whole key); an unanswered dialog
+    would block every launched agent at start.
+    """
+
+    def approve(data: dict[str, Any]) -> None:
+        responses = data.setdefault("customApiKeyResponses", {"approved": [], "rejected": []})
+        approved = responses.setdefault("approved", [])
+        if key[-20:] not in approved:
+            approved.append(key[-20:])
+
+    _rewrite(path, approve)
 
 
 def forget_folder(folder: Path, path: Path | None = None) -> None:

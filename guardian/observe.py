@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 from guardian.transcript import TranscriptCursor
 
-# Claude Code's input box, or a bare "> " prompt line, with nothing being run.
-PROMPT_LINE = re.compile(r"^\s*[│|]?\s*>\s*[│|]?\s*$")
+# An empty input line: Claude Code 2.x shows "❯" between two rules; others a bare ">".
+PROMPT_LINE = re.compile(r"^\s*[│|]?\s*[>❯]\s*[│|]?\s*$")
 BUSY_MARKERS = ("esc to interrupt", "Running…", "running...")
 TAIL_LINES = 40
 MAX_UNJUDGED = 400

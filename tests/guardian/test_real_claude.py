@@ -1,4 +1,4 @@
-"""The Claude Code headless judge and transcript reader against the real `claude` binary.
+"""The Guardian and launcher pieces that depend on Claude Code, against the real `claude` binary.
 
 The binary (pinned in tests/node/package.json) talks to a scripted Messages API
 on loopback (tests/modelkit.py): the test double for the LLM only.
@@ -6,16 +6,22 @@ on loopback (tests/modelkit.py): the test double for the LLM only.
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
+import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from modelkit import ModelServer, ScriptedModel, last_user_text, text
 
+from claude_config.trust import trust_folder
 from guardian.llm_judges import ClaudeHeadlessJudge
-from guardian.observe import Observation
+from guardian.observe import Observation, at_prompt
 from guardian.transcript import TranscriptCursor
+from launcher.tmux import Tmux
 
 CLAUDE = Path(__file__).parents[1] / "node" / "node_modules" / ".bin" / "claude"
 VERDICT = (
@@ -66,3 +72,27 @@ def test_the_transcript_reader_finds_what_claude_code_writes_for_a_folder(model,
     lines = TranscriptCursor().read_new(str(worktree))
     assert "[user] say hi" in lines
     assert any(line.startswith("[assistant]") and "drifting" in line for line in lines)
+
+
+def test_real_claude_code_starts_unblocked_in_a_trusted_worktree_and_its_idle_prompt_is_seen(
+    model, tmp_path
+):
+    home = tmp_path / "home"
+    (home / ".claude.json").write_text(json.dumps({"hasCompletedOnboarding": True}))
+    worktree = tmp_path / "worktree"
+    worktree.mkdir()
+    trust_folder(worktree)  # what the launcher does, API-key dialog included
+    tmux = Tmux(f"heph-claude-{uuid.uuid4().hex[:8]}")
+    env = {k: os.environ[k] for k in ("HOME", "ANTHROPIC_BASE_URL", "ANTHROPIC_API_KEY")}
+    env |= {"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "DISABLE_AUTOUPDATER": "1"}
+    try:
+        tmux.start("claude-1", worktree, [str(CLAUDE), "say hi"], env)
+        deadline = time.monotonic() + 60
+        while not (model.requests and at_prompt(tmux.capture("claude-1", 60).splitlines())):
+            assert time.monotonic() < deadline, tmux.capture("claude-1", 60)
+            time.sleep(0.2)
+        pane = tmux.capture("claude-1", 60)
+    finally:
+        subprocess.run(["tmux", "-L", tmux.socket_name or "", "kill-server"], check=False)
+    assert "drifting" in pane  # the scripted model's answer is on screen
+    assert "Do you want to use this API key?" not in pane and "trust" not in pane.lower()
