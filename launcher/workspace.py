@@ -37,7 +37,9 @@ def prepare(template: CliTemplate, launch: AgentLaunch, brief: str) -> dict[str,
         env[template.token_env] = launch.token
     _write(launch.settings, json.dumps(claude_settings(launch.allowed_tools), indent=2))
     if template.trust == "claude":
+        # Both folders the CLI opens: its worktree, and (--add-dir) this one with the brief.
         trust_folder(launch.worktree)
+        trust_folder(launch.agent_dir)
     return env
 
 
@@ -45,3 +47,4 @@ def remove(agent_dir: Path, worktree: Path) -> None:
     """Delete the agent's files (the token with them) and its trust entry."""
     shutil.rmtree(agent_dir, ignore_errors=True)
     forget_folder(worktree)
+    forget_folder(agent_dir)

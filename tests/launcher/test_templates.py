@@ -31,6 +31,7 @@ def launch(tmp_path: Path, **extra) -> AgentLaunch:
 def test_the_claude_template_points_at_files_and_never_carries_task_text(tmp_path):
     argv = render_argv(cli_template("claude", None), launch(tmp_path, model="opus"))
     assert argv[0] == "claude" and argv[-2:] == ["--model", "opus"]
+    assert argv[argv.index("--") + 1].startswith("Your Hephaestus task brief")
     assert str(tmp_path / "agent" / "mcp.json") in argv
     assert "heph_agent_secret" not in " ".join(argv)
     assert str(tmp_path / "agent" / "brief.md") in argv[-3]

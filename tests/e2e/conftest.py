@@ -1,0 +1,50 @@
+"""End-to-end fixtures: the real `claude` binary as the agent CLI, a scripted model behind it."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from modelkit import ModelServer, ScriptedModel
+from swarmkit import Swarm, make_project, running_swarm, swarm_settings
+
+from heph_mcp.memory.embedder import LocalEmbedder
+
+NODE_BIN = Path(__file__).parents[1] / "node" / "node_modules" / ".bin"
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return make_project(tmp_path)
+
+
+@pytest.fixture
+def agents_model(tmp_path, monkeypatch, request) -> Iterator[ScriptedModel]:
+    """The model every launched `claude` talks to; tests set `.script` before starting."""
+    model = ScriptedModel(lambda body: [])
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".claude.json").write_text(json.dumps({"hasCompletedOnboarding": True}))
+    with ModelServer(model) as served:
+        for key, value in {
+            "HOME": str(home),
+            "ANTHROPIC_BASE_URL": served.url,
+            "ANTHROPIC_API_KEY": "sk-ant-test-0123456789abcdefghijkl",
+            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+            "DISABLE_AUTOUPDATER": "1",
+            "ENABLE_TOOL_SEARCH": "false",
+            "PATH": f"{NODE_BIN}{os.pathsep}{os.environ['PATH']}",
+        }.items():
+            monkeypatch.setenv(key, value)
+        monkeypatch.delenv("CLAUDE_CONFIG_DIR", raising=False)
+        yield served
+
+
+@pytest.fixture
+async def claude_swarm(project, embedder: LocalEmbedder, agents_model) -> AsyncIterator[Swarm]:
+    settings = swarm_settings(project, agent_cli="claude", agent_command=None, start_timeout=60)
+    async with running_swarm(settings, embedder) as running:
+        yield running
