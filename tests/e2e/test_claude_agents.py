@@ -7,14 +7,17 @@ from the task title in its brief and from how many turns it has taken.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from pathlib import Path
 from typing import Any
 
-from modelkit import text, tool_use
+from modelkit import last_user_text, text, tool_use
 
-from heph_mcp.client import all_tasks_finished
+from guardian.guardian import Guardian
+from heph_mcp.client import HephClient, all_tasks_finished
+from heph_mcp.identity import local_token
 
 BRIEF = re.compile(r"brief is in the file (\S+?\.md)")
 WORKDIR = re.compile(r"Primary working directory: ([^\s\\\"]+)")
@@ -84,3 +87,42 @@ async def test_claude_agents_plan_implement_commit_and_merge_through_hephaestus(
 
     assert all_tasks_finished(status)
     assert claude_swarm.git("show", f"heph/{run}:hello.txt") == "hello from claude"
+
+
+async def test_the_guardian_steers_a_real_claude_agent_through_the_guidance_prompt(
+    claude_swarm, agents_model
+):
+    def forgetful(body: dict[str, Any]) -> list[dict[str, Any]]:
+        """Works, then sits idle without reporting, until guidance arrives."""
+        if "Guidance from Hephaestus" in last_user_text(body):
+            return [tool_use(
+                "mcp__hephaestus__update_task_status",
+                {"status": "done", "summary": "reported after the Guardian's reminder"},
+            )]  # fmt: skip
+        return [text("I think the analysis is complete.")]
+
+    agents_model.script = forgetful
+    await claude_swarm.start_launcher()
+    run = await claude_swarm.start("Analyse the crash.")
+    await claude_swarm.wait(run, lambda s: len(s["agents"]) == 1)
+    guardian = Guardian(
+        HephClient(
+            claude_swarm.settings.url, local_token(claude_swarm.settings.secrets_dir, "ops")
+        ),
+        claude_swarm.tmux,
+        worker=claude_swarm.settings.worker_id,
+    )
+    async with guardian.client:
+        for _ in range(120):  # bounded: 0.5 s apart
+            await guardian.cycle()
+            status = (await claude_swarm.user.status(run))["runs"][0]
+            if status["phases"][0]["counts"].get("done"):
+                break
+            await asyncio.sleep(0.5)
+    first = status["phases"][0]["tasks"][0]
+    assert (first["title"], first["status"]) == ("Analyse the goal", "done")
+    guided = [r for r in agents_model.requests if "Guidance from Hephaestus" in last_user_text(r)]
+    assert guided and "update_task_status" in last_user_text(guided[0])
+    with claude_swarm.db() as db:
+        via = db.execute("SELECT delivered_via FROM guidance").fetchall()
+    assert [tuple(r) for r in via] == [("prompt",)]
