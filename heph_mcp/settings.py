@@ -122,6 +122,10 @@ class Settings(BaseSettings):
         return self.state_dir / "agents"
 
     @property
+    def logs_dir(self) -> Path:
+        return self.state_dir / "logs"
+
+    @property
     def url(self) -> str:
         """The MCP endpoint clients are told to use."""
         if self.public_url:

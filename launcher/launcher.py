@@ -30,6 +30,7 @@ from launcher.tmux import PaneState, Tmux, TmuxError
 
 log = logging.getLogger("heph.launcher")
 Observer = Callable[[str, dict[str, Any]], None]
+PANE_LOG_LINES = 2000
 AGENT_IDENTITY = {"GIT_AUTHOR_NAME": "Hephaestus agent", "GIT_COMMITTER_NAME": "Hephaestus agent"}
 
 
@@ -186,9 +187,11 @@ class Launcher:
 
     async def _end(self, session: AgentSession, verdict: Verdict, reason: str) -> None:
         """Stop the session, keep or merge its work, remove what we created, report."""
-        if verdict in ("died", "no_start"):
-            last = await self.tmux.call("capture", session.session, 15)
-            reason = f"{reason}; last lines of its pane:\n{last}" if last else reason
+        pane = str(await self.tmux.call("capture", session.session, PANE_LOG_LINES))
+        self._keep_pane(session, pane)
+        if verdict in ("died", "no_start") and pane:
+            last = "\n".join(pane.splitlines()[-15:])
+            reason = f"{reason}; last lines of its pane:\n{last}"
         await self.tmux.call("kill", session.session)
         keep_branch = True
         try:
@@ -212,6 +215,12 @@ class Launcher:
         del self.sessions[session.agent_id]
         self._observe("ended", {"task_id": session.task_id, "verdict": verdict, "at": time.time()})
         log.info("task %s: %s (%s)", session.task_id, verdict, reason.splitlines()[0][:120])
+
+    def _keep_pane(self, session: AgentSession, pane: str) -> None:
+        """Keep the session's last screenfuls after it is gone: what did the agent do?"""
+        if pane:
+            self.settings.logs_dir.mkdir(parents=True, exist_ok=True)
+            (self.settings.logs_dir / f"{session.session}.{session.agent_id}.log").write_text(pane)
 
     async def _merge(self, session: AgentSession) -> bool:
         """Merge a finished task into its run's branch; returns whether its branch can go."""

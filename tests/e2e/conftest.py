@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -43,8 +45,35 @@ def agents_model(tmp_path, monkeypatch, request) -> Iterator[ScriptedModel]:
         yield served
 
 
+def artifacts_dir(request: pytest.FixtureRequest) -> Path:
+    """Where a test leaves what a human needs after a failure: HEPH_TEST_ARTIFACTS or temp."""
+    root = Path(os.environ.get("HEPH_TEST_ARTIFACTS") or tempfile.gettempdir())
+    folder = root / "heph-test-artifacts" / request.node.name
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 @pytest.fixture
-async def claude_swarm(project, embedder: LocalEmbedder, agents_model) -> AsyncIterator[Swarm]:
+async def claude_swarm(
+    project, embedder: LocalEmbedder, agents_model, request
+) -> AsyncIterator[Swarm]:
     settings = swarm_settings(project, agent_cli="claude", agent_command=None, start_timeout=60)
-    async with running_swarm(settings, embedder) as running:
-        yield running
+    try:
+        async with running_swarm(settings, embedder) as running:
+            yield running
+            for name in running.tmux.panes():  # sessions still open at the end
+                (settings.logs_dir / f"{name}.open.log").parent.mkdir(exist_ok=True)
+                (settings.logs_dir / f"{name}.open.log").write_text(
+                    running.tmux.capture(name, 2000)
+                )
+    finally:
+        save_artifacts(artifacts_dir(request), settings.logs_dir, agents_model)
+
+
+def save_artifacts(folder: Path, logs: Path, model: ScriptedModel) -> None:
+    """Every agent's pane capture and the scripted model's request log."""
+    for log in logs.glob("*.log"):
+        shutil.copy(log, folder / log.name)
+    with (folder / "model-requests.jsonl").open("w") as handle:
+        for body in model.requests:
+            handle.write(json.dumps(body) + "\n")

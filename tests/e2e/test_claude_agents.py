@@ -87,6 +87,8 @@ async def test_claude_agents_plan_implement_commit_and_merge_through_hephaestus(
 
     assert all_tasks_finished(status)
     assert claude_swarm.git("show", f"heph/{run}:hello.txt") == "hello from claude"
+    panes = [f.read_text() for f in claude_swarm.settings.logs_dir.glob("*.log")]
+    assert len(panes) == 2 and all("Claude Code v2.1.331" in p for p in panes)
 
 
 async def test_the_guardian_steers_a_real_claude_agent_through_the_guidance_prompt(

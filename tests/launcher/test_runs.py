@@ -72,6 +72,8 @@ async def test_a_three_phase_run_that_branches_completes_with_every_merge_on_the
     assert swarm.git("status", "--porcelain") == status_before
     assert swarm.git("branch", "--list", f"heph/{run}-*") == ""
     assert not list(swarm.settings.worktrees_dir.glob("*"))
+    logs = sorted(swarm.settings.logs_dir.glob("*.log"))
+    assert len(logs) == 4 and all("[scripted-agent] task" in f.read_text() for f in logs)
     assert swarm.tmux.panes() == {}
 
 
