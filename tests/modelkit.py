@@ -8,20 +8,19 @@ request is logged, so tests can assert what the model was shown.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from testkit import free_port
+from testkit import serving_app
 
 Block = dict[str, Any]
 Script = Callable[[dict[str, Any]], list[Block]]
@@ -107,31 +106,15 @@ def _sse(event: str, data: dict[str, Any]) -> str:
     return f"event: {event}\ndata: {json.dumps(data)}\n\n"
 
 
-class ModelServer:
-    """Serve a ScriptedModel on a free loopback port in a thread."""
-
-    def __init__(self, model: ScriptedModel):
-        self.model = model
-        port = free_port()
-        model.url = f"http://127.0.0.1:{port}"
-        app = Starlette(
-            routes=[
-                Route("/v1/messages", model.messages, methods=["POST"]),
-                Route("/v1/messages/count_tokens", model.count_tokens, methods=["POST"]),
-            ]
-        )
-        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error")
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
-
-    def __enter__(self) -> ScriptedModel:
-        self._thread.start()
-        for _ in range(1000):  # bounded wait for the socket
-            if self._server.started:
-                return self.model
-            threading.Event().wait(0.01)
-        raise RuntimeError("scripted model server did not start")
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=5)
+@contextlib.contextmanager
+def model_server(model: ScriptedModel) -> Iterator[ScriptedModel]:
+    """Serve a ScriptedModel on a free loopback port; its `url` is set while it runs."""
+    app = Starlette(
+        routes=[
+            Route("/v1/messages", model.messages, methods=["POST"]),
+            Route("/v1/messages/count_tokens", model.count_tokens, methods=["POST"]),
+        ]
+    )
+    with serving_app(app) as url:
+        model.url = url
+        yield model

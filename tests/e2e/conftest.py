@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from modelkit import ModelServer, ScriptedModel
+from modelkit import ScriptedModel, model_server
 from swarmkit import Swarm, make_project, running_swarm, swarm_settings
 
 from heph_mcp.memory.embedder import LocalEmbedder
@@ -30,7 +30,7 @@ def agents_model(tmp_path, monkeypatch, request) -> Iterator[ScriptedModel]:
     home = tmp_path / "home"
     home.mkdir()
     (home / ".claude.json").write_text(json.dumps({"hasCompletedOnboarding": True}))
-    with ModelServer(model) as served:
+    with model_server(model) as served:
         for key, value in {
             "HOME": str(home),
             "ANTHROPIC_BASE_URL": served.url,

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -15,7 +13,7 @@ from starlette.routing import Route
 
 from guardian.llm_judges import AnthropicJudge, OpenAIJudge, make_judge, parse, question
 from guardian.observe import Observation
-from testkit import free_port
+from testkit import serving_app
 
 ANSWER = {
     "state": "drifting",
@@ -52,23 +50,14 @@ async def anthropic_messages(request: Request) -> JSONResponse:
 
 @pytest.fixture(scope="module")
 def base_url() -> Iterator[str]:
-    port = free_port()
     app = Starlette(
         routes=[
             Route("/v1/chat/completions", openai_chat, methods=["POST"]),
             Route("/v1/messages", anthropic_messages, methods=["POST"]),
         ]
     )
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(500):
-        if server.started:
-            break
-        threading.Event().wait(0.01)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=5)
+    with serving_app(app) as url:
+        yield url
 
 
 def observation() -> Observation:

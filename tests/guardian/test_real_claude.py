@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from modelkit import ModelServer, ScriptedModel, last_user_text, text
+from modelkit import ScriptedModel, last_user_text, model_server, text
 
 from claude_config.trust import trust_folder
 from guardian.llm_judges import ClaudeHeadlessJudge
@@ -33,7 +33,7 @@ VERDICT = (
 @pytest.fixture
 def model(tmp_path, monkeypatch) -> Iterator[ScriptedModel]:
     scripted = ScriptedModel(lambda body: [text(VERDICT)])
-    with ModelServer(scripted) as served:
+    with model_server(scripted) as served:
         monkeypatch.setenv("HOME", str(tmp_path / "home"))
         monkeypatch.delenv("CLAUDE_CONFIG_DIR", raising=False)
         monkeypatch.setenv("ANTHROPIC_BASE_URL", served.url)

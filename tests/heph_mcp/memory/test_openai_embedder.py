@@ -7,18 +7,16 @@ answers /v1/embeddings with vectors derived from each text's hash.
 from __future__ import annotations
 
 import hashlib
-import threading
 
 import numpy as np
 import pytest
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from heph_mcp.memory.embedder import EmbeddingError, OpenAIEmbedder
-from testkit import free_port
+from testkit import serving_app
 
 DIM = 8
 seen_batches: list[int] = []
@@ -50,18 +48,9 @@ async def embeddings(request: Request) -> JSONResponse:
 
 @pytest.fixture(scope="module")
 def base_url():
-    port = free_port()
     app = Starlette(routes=[Route("/v1/embeddings", embeddings, methods=["POST"])])
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(500):  # bounded wait for the socket
-        if server.started:
-            break
-        threading.Event().wait(0.01)
-    yield f"http://127.0.0.1:{port}/v1"
-    server.should_exit = True
-    thread.join(timeout=5)
+    with serving_app(app) as url:
+        yield url + "/v1"
 
 
 async def test_vectors_come_back_normalised_in_input_order(base_url):
