@@ -91,14 +91,8 @@ def up_cmd(
     tmux_socket: TmuxSocket = None,
 ) -> None:
     """Start Hephaestus for a project: the server and the launcher, state under .hephaestus/."""
-    settings = load_settings(
-        project,
-        host=host,
-        port=port,
-        agent_cli=agent_cli,
-        agent_command=agent_command,
-        launcher_slots=slots,
-        tmux_socket=tmux_socket,
+    settings = _launcher_settings(
+        project, agent_cli, agent_command, slots, tmux_socket, host=host, port=port
     )
     _banner(settings)
     _logging(settings)
@@ -115,13 +109,7 @@ def launcher_cmd(
     tmux_socket: TmuxSocket = None,
 ) -> None:
     """Run only the launcher against a running server: queued tasks become agent sessions."""
-    settings = load_settings(
-        project,
-        agent_cli=agent_cli,
-        agent_command=agent_command,
-        launcher_slots=slots,
-        tmux_socket=tmux_socket,
-    )
+    settings = _launcher_settings(project, agent_cli, agent_command, slots, tmux_socket)
     _logging(settings)
     console.print(f"[bold]Launcher[/] for {settings.project} as worker {settings.worker_id}")
     _guarded(lambda: asyncio.run(run_launcher(settings, asyncio.Event(), url=server)))
@@ -144,6 +132,25 @@ def guardian_cmd(
     _logging(settings)
     console.print(f"[bold]Guardian[/] for {settings.project} as worker {settings.worker_id}")
     _guarded(lambda: asyncio.run(run_guardian(settings, asyncio.Event(), url=server)))
+
+
+def _launcher_settings(
+    project: Path | None,
+    agent_cli: str | None,
+    agent_command: str | None,
+    slots: int | None,
+    tmux_socket: str | None,
+    **more: object,
+) -> Settings:
+    """Settings with the launcher's flags applied (unset flags leave file and env values)."""
+    return load_settings(
+        project,
+        agent_cli=agent_cli,
+        agent_command=agent_command,
+        launcher_slots=slots,
+        tmux_socket=tmux_socket,
+        **more,
+    )
 
 
 def _banner(settings: Settings) -> None:

@@ -84,11 +84,14 @@ class Swarm:
     )
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
+    def ops(self) -> HephClient:
+        """A client with the ops role, as the launcher and the Guardian use."""
+        return HephClient(self.settings.url, local_token(self.settings.secrets_dir, "ops"))
+
     def launcher(self) -> Launcher:
-        ops = HephClient(self.settings.url, local_token(self.settings.secrets_dir, "ops"))
         return Launcher(
             self.settings,
-            ops,
+            self.ops(),
             open_repo(self.settings.project),
             self.tmux,
             observer=lambda kind, data: self.events.append((kind, data)),

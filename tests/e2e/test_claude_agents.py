@@ -16,8 +16,7 @@ from typing import Any
 from modelkit import last_user_text, text, tool_use
 
 from guardian.guardian import Guardian
-from heph_mcp.client import HephClient, all_tasks_finished
-from heph_mcp.identity import local_token
+from heph_mcp.client import all_tasks_finished
 
 BRIEF = re.compile(r"brief is in the file (\S+?\.md)")
 WORKDIR = re.compile(r"Primary working directory: ([^\s\\\"]+)")
@@ -108,11 +107,7 @@ async def test_the_guardian_steers_a_real_claude_agent_through_the_guidance_prom
     run = await claude_swarm.start("Analyse the crash.")
     await claude_swarm.wait(run, lambda s: len(s["agents"]) == 1)
     guardian = Guardian(
-        HephClient(
-            claude_swarm.settings.url, local_token(claude_swarm.settings.secrets_dir, "ops")
-        ),
-        claude_swarm.tmux,
-        worker=claude_swarm.settings.worker_id,
+        claude_swarm.ops(), claude_swarm.tmux, worker=claude_swarm.settings.worker_id
     )
     async with guardian.client:
         for _ in range(120):  # bounded: 0.5 s apart

@@ -10,13 +10,28 @@ from swarmkit import scripted
 from guardian.guardian import Guardian
 from guardian.judges import Verdict
 from guardian.observe import Observation
-from heph_mcp.client import HephClient
-from heph_mcp.identity import local_token
 
 
 def guardian_for(swarm, llm=None) -> Guardian:
-    ops = HephClient(swarm.settings.url, local_token(swarm.settings.secrets_dir, "ops"))
-    return Guardian(ops, swarm.tmux, worker=swarm.settings.worker_id, llm=llm)
+    return Guardian(swarm.ops(), swarm.tmux, worker=swarm.settings.worker_id, llm=llm)
+
+
+async def start_twins(swarm) -> str:
+    """A run whose planner queues the same task in phases 2 and 3; returns once all 3 run."""
+    twin = {
+        "title": "Add a dark mode toggle to the settings page",
+        "description": scripted("A switch in settings that flips the theme.", {"sleep": 60}),
+    }
+    goal = scripted(
+        "Plan the theme work.",
+        {"create_task": {"phase": 2, **twin}},
+        {"create_task": {"phase": 3, **twin}},
+        {"sleep": 60},
+    )
+    await swarm.start_launcher()
+    run = await swarm.start(goal)
+    await swarm.wait(run, lambda s: len(s["agents"]) == 3)
+    return run
 
 
 async def cycles_until(guardian: Guardian, condition, limit: int = 60) -> None:
@@ -126,19 +141,7 @@ async def test_the_llm_judge_is_asked_only_about_new_output_and_its_tokens_are_r
 
 
 async def test_the_conductor_steers_the_later_of_two_agents_doing_the_same_work(swarm):
-    twin = {
-        "title": "Add a dark mode toggle to the settings page",
-        "description": scripted("A switch in settings that flips the theme.", {"sleep": 60}),
-    }
-    goal = scripted(
-        "Plan the theme work.",
-        {"create_task": {"phase": 2, **twin}},
-        {"create_task": {"phase": 3, **twin}},
-        {"sleep": 60},
-    )
-    await swarm.start_launcher()
-    run = await swarm.start(goal)
-    await swarm.wait(run, lambda s: len(s["agents"]) == 3)
+    await start_twins(swarm)
     events: list = []
     guardian = guardian_for(swarm)
     guardian._observe = lambda kind, data: events.append((kind, data))
@@ -169,19 +172,7 @@ async def test_the_conductor_gives_a_finished_run_one_diagnostic_task(swarm):
 
 
 async def test_configured_to_cancel_the_conductor_ends_the_later_duplicate_session(swarm):
-    twin = {
-        "title": "Add a dark mode toggle to the settings page",
-        "description": scripted("A switch in settings that flips the theme.", {"sleep": 60}),
-    }
-    goal = scripted(
-        "Plan the theme work.",
-        {"create_task": {"phase": 2, **twin}},
-        {"create_task": {"phase": 3, **twin}},
-        {"sleep": 60},
-    )
-    await swarm.start_launcher()
-    run = await swarm.start(goal)
-    await swarm.wait(run, lambda s: len(s["agents"]) == 3)
+    run = await start_twins(swarm)
     guardian = guardian_for(swarm)
     guardian.cancel_duplicates = True
     async with guardian.client:
