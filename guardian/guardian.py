@@ -150,13 +150,15 @@ class Guardian:
         if agent.get("cli") == "claude" and agent.get("worktree"):
             transcript = await asyncio.to_thread(cursor.transcript.read_new, agent["worktree"])
         added, tail = advance(cursor, capture, transcript)
-        task = await self._task(agent["task_id"])
+        if not cursor.task:  # an agent's task never changes: read it once
+            cursor.task = await self.client.call("get_task", task_id=agent["task_id"])
+        idle = at_prompt(tail)
         return Observation(
             agent_id=agent["id"], task_id=agent["task_id"], run_id=agent["run_id"],
-            phase=task.get("phase_name", ""), task_title=task.get("title", ""),
+            phase=cursor.task.get("phase_name", ""), task_title=cursor.task.get("title", ""),
             session=agent["session_name"], worktree=agent.get("worktree") or "",
             new_lines=added, tail=tail, unchanged_cycles=cursor.unchanged_cycles,
-            at_prompt=at_prompt(tail), busy=not at_prompt(tail) and bool(added),
+            at_prompt=idle, busy=not idle and bool(added),
             changed_files=await self._changed(agent), previous_summary=cursor.summary,
             repeated_errors=dict(cursor.errors), unjudged=list(cursor.unjudged),
             cycles_since_llm=cursor.since_llm,
@@ -203,9 +205,6 @@ class Guardian:
             # A new steer about an error starts its count again.
             self.cursors[obs.agent_id].errors.clear()
         self._observe("analysis", {"agent_id": obs.agent_id, "state": verdict.state, **recorded})
-
-    async def _task(self, task_id: str) -> dict[str, Any]:
-        return await self.client.call("get_task", task_id=task_id)
 
     async def _changed(self, agent: dict[str, Any]) -> list[str]:
         if not agent.get("worktree"):

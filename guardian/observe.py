@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from guardian.transcript import TranscriptCursor
 
@@ -33,6 +34,7 @@ class Cursor:
     unjudged: list[str] = field(default_factory=list)
     since_llm: int = 0
     transcript: TranscriptCursor = field(default_factory=TranscriptCursor)
+    task: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
