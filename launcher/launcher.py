@@ -91,6 +91,9 @@ class Launcher:
         panes = await self._panes()
         for agent in (await self._server_agents()).values():
             session = _session_of(agent, self.settings)
+            # list_agents carries no title; the merge commit of an adopted task needs it.
+            task = await self.client.call("get_task", task_id=session.task_id)
+            session.title = task["title"]
             self.sessions[session.agent_id] = session
             session.confirmed = bool(agent.get("last_seen_at"))
             if session.session not in panes:
@@ -282,7 +285,7 @@ def _session_of(agent: dict[str, Any], settings: Settings) -> AgentSession:
         settings.worktrees_dir / f"{agent['run_id']}-{agent['task_id']}"
     )
     return AgentSession(
-        agent["id"], agent["task_id"], agent["run_id"], agent.get("task_title") or "",
+        agent["id"], agent["task_id"], agent["run_id"], "",
         name, Path(worktree), settings.agents_dir / name,
     )  # fmt: skip
 

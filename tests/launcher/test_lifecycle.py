@@ -100,10 +100,15 @@ async def test_a_restarted_launcher_adopts_live_sessions_and_starts_no_duplicate
                 "create_task": {
                     "phase": 2,
                     "title": topic,
-                    "description": scripted(topic, {"wait_file": str(gate)}),
+                    "description": scripted(
+                        topic,
+                        {"wait_file": str(gate)},
+                        {"write": f"{n}.txt", "text": topic},
+                        {"commit": topic},
+                    ),
                 }
             }
-            for topic in TOPICS[:3]
+            for n, topic in enumerate(TOPICS[:3])
         ],
         {"done": "fanned out"},
     )
@@ -126,6 +131,9 @@ async def test_a_restarted_launcher_adopts_live_sessions_and_starts_no_duplicate
         ).fetchall()
     assert all(count == 1 for _, count in per_task), per_task
     assert len(sessions_before) == 3
+    # Adopted sessions merge like any other, under their task's title.
+    merges = swarm.git("log", f"heph/{run}", "--merges", "--format=%s").splitlines()
+    assert sorted(m.split(": ", 1)[1] for m in merges) == sorted(TOPICS[:3])
 
 
 async def test_the_concurrency_cap_is_never_exceeded(project, embedder, tmp_path):
