@@ -4,6 +4,11 @@ Claude Code asks "do you trust this folder?" on first start in a directory,
 which would block a launched agent forever. Accepting that dialog is what
 the user would do; we record exactly that one flag for the worktree (and
 remove it when the worktree goes), writing the file atomically.
+
+Running Claude Code sessions rewrite that same file (read, change, write)
+under a lock directory `<file>.lock` taken the proper-lockfile way. A write
+of ours between their read and their write would be lost, and the next agent
+would sit at the trust dialog; so we take the same lock for our own update.
 """
 
 from __future__ import annotations
@@ -11,6 +16,9 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +34,53 @@ def _update(path: Path, change: Any) -> None:
     _rewrite(path, lambda data: change(data.setdefault("projects", {})))
 
 
+STALE_LOCK_SECONDS = 10.0  # proper-lockfile's default: a holder refreshes its lock's mtime sooner
+LOCK_WAIT_SECONDS = 30.0
+
+
+class ConfigLockTimeout(TimeoutError):
+    """Another process held Claude Code's config lock for longer than we wait."""
+
+
+@contextmanager
+def config_lock(path: Path, wait: float = LOCK_WAIT_SECONDS) -> Iterator[None]:
+    """Hold Claude Code's own lock on its config file (a directory made atomically)."""
+    lock = path.with_name(path.name + ".lock")
+    deadline = time.monotonic() + wait
+    delay = 0.01
+    while not _try_lock(lock):
+        if time.monotonic() > deadline:
+            raise ConfigLockTimeout(f"{lock} held for over {wait:.0f}s; remove it if stale")
+        time.sleep(delay)
+        delay = min(delay * 2, 0.2)
+    try:
+        yield
+    finally:
+        os.rmdir(lock)
+
+
+def _try_lock(lock: Path) -> bool:
+    """Take the lock, or clear it when its holder stopped refreshing it and report busy."""
+    try:
+        os.mkdir(lock)
+        return True
+    except FileExistsError:
+        try:
+            if time.time() - lock.stat().st_mtime > STALE_LOCK_SECONDS:
+                os.rmdir(lock)
+        except FileNotFoundError:
+            pass
+        return False
+
+
 def _rewrite(path: Path, change: Any) -> None:
-    """Read, change and atomically replace the config, keeping its file mode."""
+    """Read, change and atomically replace the config under its lock, keeping its mode."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with config_lock(path):
+        _replace(path, change)
+
+
+def _replace(path: Path, change: Any) -> None:
     data: dict[str, Any] = json.loads(path.read_text()) if path.is_file() else {}
     change(data)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".claude.json.")

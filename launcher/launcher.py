@@ -142,7 +142,8 @@ class Launcher:
                 self.repo.call("add_worktree", session.worktree, session.branch, base),
                 self.client.prompt("task_brief", task_id=task_id),
             )
-            env = workspace.prepare(template, launch, brief) | self._identity_env(session)
+            env = await asyncio.to_thread(workspace.prepare, template, launch, brief)
+            env |= self._identity_env(session)
             argv = render_argv(template, launch)
             await self.tmux.call("start", session.session, session.worktree, argv, env)
         except (GitError, TmuxError, OSError, HephCallError) as exc:
@@ -209,7 +210,7 @@ class Launcher:
         await self.repo.call("remove_worktree", session.worktree)
         if not keep_branch:
             await self.repo.call("delete_branch", session.branch)
-        workspace.remove(session.agent_dir, session.worktree)
+        await asyncio.to_thread(workspace.remove, session.agent_dir, session.worktree)
         if verdict != "gone":
             with contextlib.suppress(HephCallError):  # already ended by the server: fine
                 await self.client.call(

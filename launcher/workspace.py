@@ -7,13 +7,16 @@ commits, and the folder is private (0700; the MCP config with the token 0600).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 from pathlib import Path
 from typing import Any
 
 from claude_config.templates import AgentLaunch, CliTemplate, claude_settings, mcp_config
-from claude_config.trust import forget_folder, trust_folder
+from claude_config.trust import ConfigLockTimeout, forget_folder, trust_folder
+
+log = logging.getLogger(__name__)
 
 
 def _write(path: Path, text: str, mode: int = 0o600) -> None:
@@ -46,5 +49,8 @@ def prepare(template: CliTemplate, launch: AgentLaunch, brief: str) -> dict[str,
 def remove(agent_dir: Path, worktree: Path) -> None:
     """Delete the agent's files (the token with them) and its trust entry."""
     shutil.rmtree(agent_dir, ignore_errors=True)
-    forget_folder(worktree)
-    forget_folder(agent_dir)
+    try:
+        forget_folder(worktree)
+        forget_folder(agent_dir)
+    except ConfigLockTimeout as exc:  # a leftover trust entry is harmless; say so and go on
+        log.warning("left trust entries for %s in place: %s", worktree.name, exc)

@@ -27,9 +27,10 @@ def task_title(body: dict[str, Any]) -> str:
     """Read the agent's brief file named in its first message (the model may read files)."""
     first = str(body["messages"][0]["content"])
     found = BRIEF.search(first)
-    if not found:
+    brief = Path(found.group(1)) if found else None
+    if brief is None or not brief.is_file():  # a late side request after the agent ended
         return ""
-    title = TITLE.search(Path(found.group(1)).read_text())
+    title = TITLE.search(brief.read_text())
     return title.group(1) if title else ""
 
 

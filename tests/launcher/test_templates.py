@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import stat
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from claude_config.templates import AgentLaunch, cli_template, render_argv
-from claude_config.trust import forget_folder, trust_folder
+from claude_config.trust import ConfigLockTimeout, config_lock, forget_folder, trust_folder
 from launcher import workspace
 from launcher.sessions import AgentSession, judge
 from launcher.tmux import PaneState
@@ -114,3 +116,51 @@ def test_an_agent_that_never_calls_the_server_fails_after_the_start_timeout():
     assert judge(quiet, {"task_status": "running"}, ALIVE, start_timeout=60) == "no_start"
     assert judge(quiet, {"task_status": "running", "last_seen_at": 2.0}, ALIVE, 60) is None
     assert judge(quiet, {"task_status": "running"}, ALIVE, 60) is None  # confirmed once
+
+
+def claude_code_writer(path: Path, stop: threading.Event) -> None:
+    """Stand-in for a running Claude Code: read, change and write its config under its lock."""
+    n = 0
+    while not stop.is_set():
+        with config_lock(path):
+            data = json.loads(path.read_text())
+            time.sleep(0.002)  # the gap between its read and its write
+            data["numStartups"] = n = n + 1
+            path.write_text(json.dumps(data))
+
+
+def test_trust_entries_survive_a_claude_code_session_rewriting_its_config(tmp_path):
+    path = tmp_path / ".claude.json"
+    path.write_text(json.dumps({"projects": {}}))
+    stop = threading.Event()
+    writer = threading.Thread(target=claude_code_writer, args=(path, stop))
+    writer.start()
+    try:
+        for i in range(30):
+            trust_folder(tmp_path / f"wt{i}", path)
+    finally:
+        stop.set()
+        writer.join(timeout=10)
+    projects = json.loads(path.read_text())["projects"]
+    assert sorted(projects) == sorted(str(tmp_path / f"wt{i}") for i in range(30))
+
+
+def test_a_lock_left_by_a_dead_process_is_cleared_once_stale(tmp_path):
+    path = tmp_path / ".claude.json"
+    lock = tmp_path / ".claude.json.lock"
+    lock.mkdir()
+    old = time.time() - 60
+    os.utime(lock, (old, old))
+    trust_folder(tmp_path / "wt", path)
+    assert str(tmp_path / "wt") in json.loads(path.read_text())["projects"]
+    assert not lock.exists()
+
+
+def test_a_lock_held_too_long_fails_with_the_lock_path_in_the_message(tmp_path):
+    path = tmp_path / ".claude.json"
+    (tmp_path / ".claude.json.lock").mkdir()
+    with (
+        pytest.raises(ConfigLockTimeout, match=r"\.claude\.json\.lock held"),
+        config_lock(path, wait=0.2),
+    ):
+        pass
