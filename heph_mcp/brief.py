@@ -27,6 +27,15 @@ You are one agent of a swarm. Your identity, run and task come from your token.
 - Stay inside your working directory; commit your changes to your branch."""
 
 
+VALIDATOR_GUIDE = """\
+## How to work with Hephaestus
+You are a validator in a swarm; your identity and task come from your token.
+- `get_task(task_id)` reads the task you check; `find_memories(query)` what the swarm learned.
+- Judge only; do not fix anything yourself. Your worktree is read-only.
+- Finish with `give_validation_review(passed, feedback, evidence)`, exactly once, last.
+  Do not call update_task_status: the review is your report."""
+
+
 def phase_instructions(workflow: Workflow, phase: Phase) -> str:
     parts = [
         f"# Phase {phase.id} of {len(workflow.phases)}: {phase.name}",
@@ -63,12 +72,19 @@ def task_brief(
     ]
     if task.done_definition.strip():
         parts += ["", "## Done definition for this task", task.done_definition.strip()]
-    if task.failure_reason:
+    if task.kind == "work" and task.feedback:
+        parts += ["", "## A validator sent this work back", task.feedback.strip(), "",
+                  "Your branch already holds the earlier work (see `git log`). Fix what the"
+                  " feedback says, commit, and report done again."]  # fmt: skip
+    elif task.failure_reason:
         parts += ["", "## A previous attempt ended early", task.failure_reason]
     if memories:
         parts += ["", "## What the swarm already knows (shared memory, most relevant first)"]
         parts += [f"- [{m.memory.type}] {m.memory.content.strip()}" for m in memories]
-    parts += ["", phase_instructions(workflow, phase), "", TOOL_GUIDE]
+    if task.kind == "work":
+        parts += ["", phase_instructions(workflow, phase), "", TOOL_GUIDE]
+    else:
+        parts += ["", VALIDATOR_GUIDE]
     return "\n".join(parts)
 
 
@@ -93,6 +109,8 @@ def status_text(runs: list[RunStatus]) -> str:
                 )
         for steer in status.guardian.steers if status.guardian else []:
             lines.append(f"  Steered {steer.agent_id}: {steer.text[:100]}")
+        for result in status.results:
+            lines.append(f"  Result {result.id} [{result.status}]: {_first_line(result.markdown)}")
     return "\n".join(lines)
 
 

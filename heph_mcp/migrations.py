@@ -168,4 +168,28 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX analyses_agent ON analyses (agent_id, id)
         """,
     ),
+    (
+        "validation_and_results",
+        """
+        CREATE TABLE results (
+            id TEXT PRIMARY KEY,
+            run_id TEXT NOT NULL REFERENCES runs(id),
+            task_id TEXT REFERENCES tasks(id),
+            submitted_by TEXT NOT NULL,
+            markdown TEXT NOT NULL,
+            evidence TEXT NOT NULL DEFAULT '[]',
+            status TEXT NOT NULL CHECK (status IN ('pending', 'validated', 'rejected')),
+            feedback TEXT,
+            created_at REAL NOT NULL,
+            decided_at REAL
+        );
+        CREATE INDEX results_run ON results (run_id, created_at);
+        ALTER TABLE tasks ADD COLUMN kind TEXT NOT NULL DEFAULT 'work'
+            CHECK (kind IN ('work', 'validation', 'result_validation'));
+        ALTER TABLE tasks ADD COLUMN validates TEXT REFERENCES tasks(id);
+        ALTER TABLE tasks ADD COLUMN result_id TEXT REFERENCES results(id);
+        ALTER TABLE tasks ADD COLUMN feedback TEXT;
+        CREATE INDEX tasks_validates ON tasks (validates)
+        """,
+    ),
 ]

@@ -23,6 +23,8 @@ TaskStatus = Literal[
     "duplicate",
 ]
 Priority = Literal["low", "medium", "high", "critical"]
+TaskKind = Literal["work", "validation", "result_validation"]
+VALIDATOR_KINDS = ("validation", "result_validation")
 PRIORITY_VALUE: dict[str, int] = {"low": 1, "medium": 2, "high": 3, "critical": 4}
 PRIORITY_NAME = {v: k for k, v in PRIORITY_VALUE.items()}
 OPEN_STATUSES = ("queued", "blocked", "claimed", "running", "validating", "needs_work")
@@ -57,6 +59,9 @@ class TaskSummary(BaseModel):
     parent_task_id: str | None
     depends_on: list[str] = Field(default_factory=list)
     updated_at: str | None = None
+    kind: TaskKind = Field(
+        default="work", description="work, or a validator's check of a task or of the result"
+    )
 
     @classmethod
     def from_row(cls, row: aiosqlite.Row, phase_name: str, depends_on: list[str]) -> Self:
@@ -76,7 +81,7 @@ class TaskSummary(BaseModel):
 
 
 SUMMARY_COLUMNS = (
-    "id, run_id, phase, title, priority, status, created_by, parent_task_id, updated_at"
+    "id, run_id, phase, title, priority, status, created_by, parent_task_id, updated_at, kind"
 )
 
 
@@ -106,6 +111,46 @@ class Task(TaskSummary):
     )
     merge_state: Literal["merged", "nothing", "conflict"] | None = None
     merge_commit: str | None = None
+    validates: str | None = Field(
+        default=None, description="For a validation task: the task whose work it checks"
+    )
+    result_id: str | None = Field(
+        default=None, description="For a result validation task: the result it checks"
+    )
+    feedback: str | None = Field(
+        default=None, description="The latest validator feedback on this task's work"
+    )
+
+
+class Result(BaseModel):
+    """A run's answer, submitted by an agent and checked against the result criteria."""
+
+    id: str
+    run_id: str
+    task_id: str | None
+    submitted_by: str
+    markdown: str
+    evidence: list[str]
+    status: Literal["pending", "validated", "rejected"]
+    feedback: str | None = None
+    created_at: str | None = None
+    decided_at: str | None = None
+
+    @classmethod
+    def from_row(cls, row: aiosqlite.Row) -> Result:
+        data = dict(row)
+        data["evidence"] = json.loads(data["evidence"])
+        data["created_at"], data["decided_at"] = iso(data["created_at"]), iso(data["decided_at"])
+        return cls(**data)
+
+
+class Review(BaseModel):
+    """What a validator's verdict did."""
+
+    passed: bool
+    task: TaskSummary | None = Field(default=None, description="The task that was checked")
+    result: Result | None = Field(default=None, description="The result that was checked")
+    outcome: str = Field(description="What happens next, in words")
 
 
 class TaskList(BaseModel):
@@ -194,6 +239,9 @@ class RunStatus(BaseModel):
     agents: list[Agent]
     guardian: GuardianView | None = Field(
         default=None, description="Latest notes, steers and judge costs"
+    )
+    results: list[Result] = Field(
+        default_factory=list, description="Results submitted for the run, oldest first"
     )
 
 

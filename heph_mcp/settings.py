@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(default=1024 * 1024, ge=4096)
     lease_seconds: float = Field(default=120.0, gt=0)
     max_attempts: int = Field(default=2, ge=1, le=20)
+    max_validation_iterations: int = Field(
+        default=3, ge=1, le=20, description="Reviews a task may fail before it is failed"
+    )
     log_level: str = "INFO"
 
     # Memory: local embeddings by default (no network, no API key).

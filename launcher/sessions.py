@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from heph_mcp.services.merges import task_branch
+from heph_mcp.services.common import task_branch
 from launcher.tmux import PaneState
 
 Verdict = Literal["gone", "finished", "stopped", "died", "no_start"]

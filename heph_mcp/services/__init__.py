@@ -15,8 +15,10 @@ from heph_mcp.services.dedup import TaskDeduper
 from heph_mcp.services.guidance import GuidanceService
 from heph_mcp.services.memories import MemoryService
 from heph_mcp.services.merges import MergeService
+from heph_mcp.services.results import ResultService
 from heph_mcp.services.runs import RunService
 from heph_mcp.services.tasks import TaskService
+from heph_mcp.services.validation import ValidationService
 from heph_mcp.services.workflows import WorkflowService
 from heph_mcp.settings import Settings
 from heph_mcp.store import Store
@@ -39,6 +41,8 @@ class Services:
     notifier: Notifier
     guidance: GuidanceService
     conductor: ConductorService
+    results: ResultService
+    validation: ValidationService
 
     @classmethod
     async def create(
@@ -58,6 +62,7 @@ class Services:
         dedup = TaskDeduper(store, memory, settings)
         notifier = notifier or Notifier()
         tasks = TaskService(store, run_workflows, reader, dedup, notifier)
+        results = ResultService(store, run_workflows, notifier)
         return cls(
             settings=settings,
             store=store,
@@ -73,6 +78,10 @@ class Services:
             notifier=notifier,
             guidance=GuidanceService(store, settings),
             conductor=ConductorService(store, memory, tasks, settings.overlap_threshold, notifier),
+            results=results,
+            validation=ValidationService(
+                store, reader, results, settings.max_validation_iterations, notifier
+            ),
         )
 
     async def finish_task(

@@ -28,7 +28,7 @@ ACTIVE = "(" + ", ".join(f"'{s}'" for s in ACTIVE_STATUSES) + ")"
 # Best queued task (priority, then age) of an active run still under its own cap.
 NEXT_QUEUED = (
     "SELECT t.id, t.run_id FROM tasks t JOIN runs r ON r.id = t.run_id"
-    " WHERE t.status = 'queued' AND r.status = 'active'"
+    " WHERE t.status IN ('queued', 'needs_work') AND r.status = 'active'"
     " AND (SELECT COUNT(*) FROM tasks a"
     f"      WHERE a.run_id = t.run_id AND a.status IN {ACTIVE}) < r.max_agents"
     " ORDER BY t.priority DESC, t.created_at, t.rowid LIMIT 1"

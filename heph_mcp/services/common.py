@@ -10,7 +10,7 @@ from typing import Any
 import aiosqlite
 
 from heph_mcp.errors import NotFound
-from heph_mcp.records import SUMMARY_COLUMNS, RelatedTask, Task, TaskSummary
+from heph_mcp.records import OPEN_STATUSES, SUMMARY_COLUMNS, RelatedTask, Task, TaskSummary
 from heph_mcp.store import Store
 from phases import Workflow
 
@@ -21,6 +21,12 @@ def new_id(prefix: str, nbytes: int = 4) -> str:
 
 def now() -> float:
     return time.time()
+
+
+def task_branch(run_id: str, task_id: str) -> str:
+    """`heph/<run>-<task>`: git cannot hold `heph/<run>/<task>` beside the run's `heph/<run>`
+    (a ref name cannot be both a branch and a folder of branches)."""
+    return f"heph/{run_id}-{task_id}"
 
 
 async def record_event(
@@ -36,6 +42,26 @@ async def record_event(
         "INSERT INTO events (run_id, task_id, actor, kind, detail, at) VALUES (?, ?, ?, ?, ?, ?)",
         (run_id, task_id, actor, kind, json.dumps(detail), now()),
     )
+
+
+async def close_run(db: aiosqlite.Connection, run_id: str, status: str, actor: str) -> int:
+    """End a run (cancelled, or completed by its result) and cancel every open task of it.
+
+    Launchers end the sessions of cancelled tasks when they next look; the
+    caller notifies them. Returns how many tasks were cancelled.
+    """
+    ts = now()
+    marks = ",".join("?" * len(OPEN_STATUSES))
+    await db.execute(
+        "UPDATE runs SET status = ?, updated_at = ? WHERE id = ?", (status, ts, run_id)
+    )
+    cursor = await db.execute(
+        f"UPDATE tasks SET status = 'cancelled', updated_at = ?, finished_at = ?"
+        f" WHERE run_id = ? AND status IN ({marks})",
+        (ts, ts, run_id, *OPEN_STATUSES),
+    )
+    await record_event(db, actor, f"run_{status}", run_id=run_id, cancelled_tasks=cursor.rowcount)
+    return int(cursor.rowcount)
 
 
 class RunWorkflows:

@@ -75,7 +75,7 @@ class GuidanceService:
             if analysis.steering:
                 suppressed = await self._rate_limited(db, analysis)
                 if suppressed is None:
-                    guidance_id = await _queue(
+                    guidance_id = await queue_guidance(
                         db, agent, "guardian", analysis.severity, analysis.steering
                     )
             cursor = await db.execute(
@@ -101,7 +101,7 @@ class GuidanceService:
         """Queue guidance for a running agent from anyone but the Guardian (messages, users)."""
         async with self._store.transaction() as db:
             agent = await _running_agent(db, agent_id)
-            return await _queue(db, agent, source, severity, text)
+            return await queue_guidance(db, agent, source, severity, text)
 
     async def message(self, sender: Principal, to_agent: str | None, text: str) -> list[int]:
         """An agent's message to one agent of its run, or to all others (to_agent None)."""
@@ -117,7 +117,7 @@ class GuidanceService:
                 raise NotFound(
                     f"no running agent {to_agent!r} in your run; get_agent_status lists them"
                 )
-            ids = [await _queue(db, r, f"agent {sender.id}", "info", text) for r in targets]
+            ids = [await queue_guidance(db, r, f"agent {sender.id}", "info", text) for r in targets]
             await record_event(
                 db, sender.id, "message_sent", run_id=sender.run_id, to=to_agent or "all",
                 recipients=len(ids),
@@ -180,7 +180,7 @@ async def _running_agent(db, agent_id: str):  # type: ignore[no-untyped-def]
     return agent
 
 
-async def _queue(db, agent, source: str, severity: str, text: str) -> int:  # type: ignore[no-untyped-def]
+async def queue_guidance(db, agent, source: str, severity: str, text: str) -> int:  # type: ignore[no-untyped-def]
     cursor = await db.execute(
         "INSERT INTO guidance (run_id, agent_id, task_id, source, severity, text, created_at)"
         " VALUES (?, ?, ?, ?, ?, ?, ?)",

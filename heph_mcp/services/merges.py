@@ -12,19 +12,13 @@ from typing import Literal
 
 from heph_mcp.errors import Conflict
 from heph_mcp.records import Principal, Task
-from heph_mcp.services.common import RunWorkflows, TaskReader, now, record_event
+from heph_mcp.services.common import RunWorkflows, TaskReader, now, record_event, task_branch
 from heph_mcp.services.tasks import TaskService
 from heph_mcp.store import Store
 from phases import Workflow
 
 MergeState = Literal["merged", "nothing", "conflict"]
 IMPLEMENTATION = re.compile(r"implement|fix|build|develop|code|write", re.IGNORECASE)
-
-
-def task_branch(run_id: str, task_id: str) -> str:
-    """`heph/<run>-<task>`: git cannot hold `heph/<run>/<task>` beside the run's `heph/<run>`
-    (a ref name cannot be both a branch and a folder of branches)."""
-    return f"heph/{run_id}-{task_id}"
 
 
 def resolve_phase(workflow: Workflow, fallback: int) -> int:

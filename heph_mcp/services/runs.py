@@ -9,7 +9,6 @@ from pydantic import BaseModel
 from heph_mcp.errors import Conflict, InvalidRequest, NotFound
 from heph_mcp.notify import Notifier
 from heph_mcp.records import (
-    OPEN_STATUSES,
     PRIORITY_VALUE,
     Agent,
     PhaseSummary,
@@ -19,9 +18,17 @@ from heph_mcp.records import (
     TaskSummary,
     iso,
 )
-from heph_mcp.services.common import RunWorkflows, TaskReader, new_id, now, record_event
+from heph_mcp.services.common import (
+    RunWorkflows,
+    TaskReader,
+    close_run,
+    new_id,
+    now,
+    record_event,
+)
 from heph_mcp.services.dedup import TaskDeduper
 from heph_mcp.services.guidance import guardian_view
+from heph_mcp.services.results import run_results
 from heph_mcp.services.workflows import WorkflowService
 from heph_mcp.store import Store
 
@@ -126,25 +133,15 @@ class RunService:
         run = await self.get(run_id)
         if run.status != "active":
             raise Conflict(f"run {run_id} is already {run.status}")
-        marks = ",".join("?" * len(OPEN_STATUSES))
         async with self._store.transaction() as db:
-            ts = now()
-            await db.execute(
-                "UPDATE runs SET status = 'cancelled', updated_at = ? WHERE id = ?", (ts, run_id)
-            )
-            cursor = await db.execute(
-                f"UPDATE tasks SET status = 'cancelled', updated_at = ?, finished_at = ?"
-                f" WHERE run_id = ? AND status IN ({marks})",
-                (ts, ts, run_id, *OPEN_STATUSES),
-            )
-            await record_event(db, principal.id, "run_cancelled", run_id=run_id)
+            cancelled = await close_run(db, run_id, "cancelled", principal.id)
         # Launchers end the run's sessions when they hear of it.
         await self._notifier.queue_changed()
         agents = await self._store.fetchall(
             "SELECT id FROM agents WHERE run_id = ? AND status = 'running'", (run_id,)
         )
         return CancelledRun(
-            run_id=run_id, cancelled_tasks=cursor.rowcount, running_agents=[a["id"] for a in agents]
+            run_id=run_id, cancelled_tasks=cancelled, running_agents=[a["id"] for a in agents]
         )
 
     async def status(self, run_id: str | None = None) -> list[RunStatus]:
@@ -168,6 +165,7 @@ class RunService:
             phases=phases,
             agents=[Agent.from_row(a) for a in agent_rows],
             guardian=await guardian_view(self._store, run.id, steers=5),
+            results=await run_results(self._store, run.id),
         )
 
 

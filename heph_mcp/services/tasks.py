@@ -17,6 +17,7 @@ from heph_mcp.notify import Notifier
 from heph_mcp.records import PRIORITY_VALUE, Principal, Priority, Task, TaskSummary, iso
 from heph_mcp.services.common import RunWorkflows, TaskReader, new_id, now, record_event
 from heph_mcp.services.dedup import TaskDeduper
+from heph_mcp.services.reviews import validation_task
 from heph_mcp.store import Store, query_all, query_one
 
 FINISHABLE = ("claimed", "running", "needs_work")
@@ -100,7 +101,7 @@ class TaskService:
             blockers = await self._unfinished_dependencies(db, task.run_id, task.depends_on)
             if blockers and task.status == "queued":
                 task.status = "blocked"
-            await self._insert(db, task, ts)
+            await self.insert(db, task, ts)
             await record_event(
                 db,
                 principal.id,
@@ -113,11 +114,13 @@ class TaskService:
         task.created_at = task.updated_at = iso(ts)
 
     @staticmethod
-    async def _insert(db: aiosqlite.Connection, task: Task, ts: float) -> None:
+    async def insert(db: aiosqlite.Connection, task: Task, ts: float) -> None:
+        """Write a new task inside the caller's transaction (links and dependencies too)."""
         await db.execute(
             "INSERT INTO tasks (id, run_id, phase, title, description, done_definition,"
             " priority, status, created_by, parent_task_id, duplicate_of, base_ref, created_at,"
-            " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " updated_at, kind, validates, result_id)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 task.id,
                 task.run_id,
@@ -133,6 +136,9 @@ class TaskService:
                 task.base_ref,
                 ts,
                 ts,
+                task.kind,
+                task.validates,
+                task.result_id,
             ),
         )
         if task.related:
@@ -187,29 +193,62 @@ class TaskService:
     async def finish_own(
         self, principal: Principal, status: str, summary: str, learnings: list[str]
     ) -> Task:
+        """Report the caller's task; in a phase with validation, done means "validate it"."""
         if principal.role != "agent" or principal.task_id is None:
             raise Forbidden("only an agent can report on its own task")
         task_id = principal.task_id
         async with self._store.transaction() as db:
-            row = await query_one(db, "SELECT status, run_id FROM tasks WHERE id = ?", (task_id,))
-            if row is None:
-                raise NotFound(f"your task {task_id} no longer exists")
-            if row["status"] not in FINISHABLE:
-                raise Conflict(f"your task {task_id} is already {row['status']}; nothing changed")
+            row = await self._own_open_task(db, task_id)
+            final = await self._final_status(row, status)
             ts = now()
             await db.execute(
                 "UPDATE tasks SET status = ?, summary = ?, learnings = ?, updated_at = ?,"
                 " finished_at = ?, lease_expires_at = NULL WHERE id = ?",
-                (status, summary, json.dumps(learnings), ts, ts, task_id),
-            )
+                (final, summary, json.dumps(learnings), ts, None if final == "validating" else ts,
+                 task_id),
+            )  # fmt: skip
             await record_event(
-                db, principal.id, f"task_{status}", run_id=row["run_id"], task_id=task_id
+                db, principal.id, f"task_{final}", run_id=row["run_id"], task_id=task_id
             )
-            if status == "done":
+            if final == "validating":
+                await self._open_review(db, {**dict(row), "summary": summary})
+            elif final == "done":
                 await release_dependents(db, task_id, principal.id)
         # The launcher merges and cleans up a finished task; dependents may be queued.
         await self._notifier.queue_changed()
         return await self.reader.one(task_id)
+
+    @staticmethod
+    async def _own_open_task(db: aiosqlite.Connection, task_id: str) -> aiosqlite.Row:
+        row = await query_one(db, "SELECT * FROM tasks WHERE id = ?", (task_id,))
+        if row is None:
+            raise NotFound(f"your task {task_id} no longer exists")
+        if row["kind"] != "work":
+            raise Conflict(
+                "you are a validator: report with give_validation_review(passed, feedback,"
+                " evidence), not update_task_status; nothing changed"
+            )
+        if row["status"] not in FINISHABLE:
+            raise Conflict(f"your task {task_id} is already {row['status']}; nothing changed")
+        return row
+
+    async def _final_status(self, row: aiosqlite.Row, status: str) -> str:
+        workflow = await self._workflows.get(row["run_id"])
+        validated = workflow.phase(row["phase"]).validation.enabled
+        return "validating" if status == "done" and validated else status
+
+    async def _open_review(self, db: aiosqlite.Connection, work: dict[str, Any]) -> None:
+        """Queue a validator for this attempt; its iteration counts earlier checks."""
+        earlier = await query_one(
+            db, "SELECT COUNT(*) FROM tasks WHERE validates = ?", (work["id"],)
+        )
+        workflow = await self._workflows.get(work["run_id"])
+        check = validation_task(workflow, work, int(earlier[0]) + 1)  # type: ignore[index]
+        await self.insert(db, check, now())
+        await record_event(
+            db, "hephaestus", "task_created", run_id=check.run_id, task_id=check.id,
+            phase=check.phase, status="queued", validates=work["id"],
+        )  # fmt: skip
 
     def _target_run(self, principal: Principal, run: str | None) -> str:
         if principal.role == "agent":

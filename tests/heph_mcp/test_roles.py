@@ -17,6 +17,8 @@ USER_TOOLS = {
     "whoami",
     "save_memory",
     "find_memories",
+    "submit_result",
+    "get_result",
 }
 AGENT_TOOLS = {
     "create_task",
@@ -29,6 +31,9 @@ AGENT_TOOLS = {
     "find_memories",
     "send_message",
     "broadcast_message",
+    "give_validation_review",
+    "submit_result",
+    "get_result",
 }
 OPS_TOOLS = {
     "claim_task",
