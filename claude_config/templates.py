@@ -44,6 +44,7 @@ class AgentLaunch:
     run_id: str
     model: str | None = None
     allowed_tools: list[str] = field(default_factory=list)
+    read_only: bool = False  # a validator: judges the work, never edits it
 
     @property
     def brief(self) -> Path:
@@ -116,10 +117,22 @@ def mcp_config(template: CliTemplate, launch: AgentLaunch) -> dict[str, Any] | N
     return None
 
 
-def claude_settings(allowed_tools: list[str]) -> dict[str, Any]:
-    """Claude Code settings: the template's permissions plus what the phase asks for."""
+EDIT_TOOLS = ["Edit", "Write", "NotebookEdit"]
+
+
+def claude_settings(allowed_tools: list[str], read_only: bool = False) -> dict[str, Any]:
+    """Claude Code settings: the template's permissions plus what the phase asks for.
+
+    A validator's settings deny the editing tools as well: its worktree is
+    read-only on disk, and the CLI should not even offer to write there.
+    """
     text = resources.files("claude_config").joinpath("settings.json").read_text()
     settings: dict[str, Any] = json.loads(text)
-    allow = settings["permissions"]["allow"]
-    settings["permissions"]["allow"] = allow + [t for t in allowed_tools if t not in allow]
+    permissions = settings["permissions"]
+    allow = permissions["allow"] + [t for t in allowed_tools if t not in permissions["allow"]]
+    if read_only:
+        allow = [t for t in allow if t not in EDIT_TOOLS]
+        permissions["deny"] = EDIT_TOOLS
+        permissions["defaultMode"] = "default"
+    permissions["allow"] = allow
     return settings

@@ -106,6 +106,18 @@ class GitRepo:
         else:
             self._git("worktree", "add", "-b", branch, str(path), start)
 
+    def add_review_worktree(self, path: Path, ref: str) -> None:
+        """A detached, read-only checkout of `ref` for a validator: it judges, never commits.
+
+        Files lose their write bits; folders keep theirs so the worktree can be removed.
+        """
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._git("worktree", "prune")
+        self._git("worktree", "add", "--detach", str(path), ref)
+        for file in path.rglob("*"):
+            if file.is_file() and not file.is_symlink() and file.name != ".git":
+                file.chmod(file.stat().st_mode & ~0o222)
+
     def remove_worktree(self, path: Path) -> None:
         if path.exists():
             self._git("worktree", "remove", "--force", str(path), check=False)

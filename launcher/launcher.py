@@ -22,6 +22,7 @@ from typing import Any
 from claude_config.templates import AgentLaunch, cli_template, render_argv
 from heph_mcp.client import HephCallError, HephClient
 from heph_mcp.notify import QUEUE_URI
+from heph_mcp.services.common import task_branch
 from heph_mcp.settings import Settings
 from launcher import workspace
 from launcher.git_repo import GitError, GitRepo, run_branch
@@ -93,7 +94,8 @@ class Launcher:
             session = _session_of(agent, self.settings)
             # list_agents carries no title; the merge commit of an adopted task needs it.
             task = await self.client.call("get_task", task_id=session.task_id)
-            session.title = task["title"]
+            session.title, session.kind = task["title"], task.get("kind", "work")
+            session.validates = task.get("validates")
             self.sessions[session.agent_id] = session
             session.confirmed = bool(agent.get("last_seen_at"))
             if session.session not in panes:
@@ -134,12 +136,12 @@ class Launcher:
             run_id=run_id,
             model=spec.get("model") or self.settings.agent_model,
             allowed_tools=list(spec.get("allowed_tools") or []),
+            read_only=session.kind != "work",
         )
-        base = task.get("base_ref") or run_branch(run_id)
         try:
             # The worktree and the brief do not depend on each other: prepare both at once.
             _, brief = await asyncio.gather(
-                self.repo.call("add_worktree", session.worktree, session.branch, base),
+                self._worktree(session, task.get("base_ref")),
                 self.client.prompt("task_brief", task_id=task_id),
             )
             env = await asyncio.to_thread(workspace.prepare, template, launch, brief)
@@ -154,6 +156,24 @@ class Launcher:
             "launched", {"task_id": task_id, "agent_id": session.agent_id, "at": time.time()}
         )
         log.info("started %s for task %s (%s)", session.session, task_id, task["title"][:60])
+
+    async def _worktree(self, session: AgentSession, base_ref: str | None) -> None:
+        """A worker's own branch, or for a validator a read-only checkout of what it judges."""
+        if session.kind == "work":
+            base = base_ref or run_branch(session.run_id)
+            await self.repo.call("add_worktree", session.worktree, session.branch, base)
+            return
+        ref = run_branch(session.run_id)
+        if session.validates is not None:
+            await self._hand_off(session.validates)
+            ref = task_branch(session.run_id, session.validates)
+        await self.repo.call("add_review_worktree", session.worktree, ref)
+
+    async def _hand_off(self, task_id: str) -> None:
+        """End the worker of a task under validation first, so its leftovers are committed."""
+        for session in list(self.sessions.values()):
+            if session.task_id == task_id and session.kind == "work":
+                await self._end(session, "handed_off", "its task went to a validator")
 
     async def _register(self, task: dict[str, Any], cli: str) -> AgentSession:
         """Record the agent on the server (minting its token) before anything is started."""
@@ -171,6 +191,7 @@ class Launcher:
         session = AgentSession(
             started["agent_id"], task_id, run_id, task["title"], name, worktree,
             self.settings.agents_dir / name, token=started["token"],
+            kind=task.get("kind", "work"), validates=task.get("validates"),
         )  # fmt: skip
         self.sessions[session.agent_id] = session
         return session
@@ -197,19 +218,7 @@ class Launcher:
             last = "\n".join(pane.splitlines()[-15:])
             reason = f"{reason}; last lines of its pane:\n{last}"
         await self.tmux.call("kill", session.session)
-        keep_branch = True
-        try:
-            await self.repo.call(
-                "commit_leftovers", session.worktree, f"heph: uncommitted work of {session.task_id}"
-            )
-            if verdict == "finished":
-                keep_branch = not await self._merge(session)
-        except GitError as exc:
-            log.error("git failed for task %s: %s", session.task_id, exc)
-            reason = f"{reason} (git: {exc})"
-        await self.repo.call("remove_worktree", session.worktree)
-        if not keep_branch:
-            await self.repo.call("delete_branch", session.branch)
+        reason = await self._keep_work(session, verdict, reason)
         await asyncio.to_thread(workspace.remove, session.agent_dir, session.worktree)
         if verdict != "gone":
             with contextlib.suppress(HephCallError):  # already ended by the server: fine
@@ -220,29 +229,60 @@ class Launcher:
         self._observe("ended", {"task_id": session.task_id, "verdict": verdict, "at": time.time()})
         log.info("task %s: %s (%s)", session.task_id, verdict, reason.splitlines()[0][:120])
 
+    async def _keep_work(self, session: AgentSession, verdict: Verdict, reason: str) -> str:
+        """Commit a worker's leftovers, merge finished work, remove the worktree.
+
+        Returns the exit reason, with any git failure added to it.
+        """
+        keep_branch = True
+        try:
+            if session.kind == "work":
+                message = f"heph: uncommitted work of {session.task_id}"
+                await self.repo.call("commit_leftovers", session.worktree, message)
+                if verdict == "finished":
+                    merged = await self._merge(session.run_id, session.task_id, session.title)
+                    keep_branch = not merged
+            elif verdict == "finished" and session.validates is not None:
+                await self._merge_validated(session.validates)
+        except GitError as exc:
+            log.error("git failed for task %s: %s", session.task_id, exc)
+            reason = f"{reason} (git: {exc})"
+        await self.repo.call("remove_worktree", session.worktree)
+        if not keep_branch:
+            await self.repo.call("delete_branch", session.branch)
+        return reason
+
     def _keep_pane(self, session: AgentSession, pane: str) -> None:
         """Keep the session's last screenfuls after it is gone: what did the agent do?"""
         if pane:
             self.settings.logs_dir.mkdir(parents=True, exist_ok=True)
             (self.settings.logs_dir / f"{session.session}.{session.agent_id}.log").write_text(pane)
 
-    async def _merge(self, session: AgentSession) -> bool:
+    async def _merge(self, run_id: str, task_id: str, title: str) -> bool:
         """Merge a finished task into its run's branch; returns whether its branch can go."""
         outcome = await self.repo.call(
             "merge",
-            run_branch(session.run_id),
-            session.branch,
-            f"Merge task {session.task_id}: {session.title}",
+            run_branch(run_id),
+            task_branch(run_id, task_id),
+            f"Merge task {task_id}: {title}",
         )
         await self.client.call(
             "record_merge",
-            task_id=session.task_id,
+            task_id=task_id,
             state=outcome.state,
             commit=outcome.commit,
             conflicts=outcome.conflicts,
         )
-        self._observe("merged", {"task_id": session.task_id, "state": outcome.state})
+        self._observe("merged", {"task_id": task_id, "state": outcome.state})
         return bool(outcome.state != "conflict")
+
+    async def _merge_validated(self, task_id: str) -> None:
+        """A validator passed the work: merge it now (its worker ended at hand-off)."""
+        task = await self.client.call("get_task", task_id=task_id)
+        if task["status"] != "done" or task.get("merge_state") is not None:
+            return
+        if await self._merge(task["run_id"], task_id, task["title"]):
+            await self.repo.call("delete_branch", task_branch(task["run_id"], task_id))
 
     async def _ensure_run_branch(self, run_id: str) -> None:
         if run_id not in self._runs_ready:
@@ -296,6 +336,8 @@ def _reason(
 ) -> str:
     if verdict == "finished":
         return "finished: task done"
+    if verdict == "handed_off":
+        return "its task went to a validator"
     if verdict == "stopped":
         return f"task is {agent.get('task_status') if agent else 'closed'}; session ended"
     if verdict == "no_start":

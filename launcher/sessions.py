@@ -14,7 +14,7 @@ from typing import Any, Literal
 from heph_mcp.services.common import task_branch
 from launcher.tmux import PaneState
 
-Verdict = Literal["gone", "finished", "stopped", "died", "no_start"]
+Verdict = Literal["gone", "finished", "handed_off", "stopped", "died", "no_start"]
 STOPPED_STATUSES = ("failed", "cancelled", "duplicate")
 
 
@@ -30,6 +30,8 @@ class AgentSession:
     token: str = field(default="", repr=False)
     started: float = field(default_factory=time.monotonic)
     confirmed: bool = False
+    kind: str = "work"  # or a validator's: "validation", "result_validation"
+    validates: str | None = None
 
     @property
     def branch(self) -> str:
@@ -52,6 +54,8 @@ def judge(
     status = agent.get("task_status")
     if status == "done":
         return "finished"
+    if status == "validating":
+        return "handed_off"  # its work waits for a validator; the session has nothing to do
     if status in STOPPED_STATUSES:
         return "stopped"
     if pane is None or pane.dead:

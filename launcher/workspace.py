@@ -38,7 +38,10 @@ def prepare(template: CliTemplate, launch: AgentLaunch, brief: str) -> dict[str,
             env[template.config_env] = str(launch.mcp_config)
     if template.token_env:
         env[template.token_env] = launch.token
-    _write(launch.settings, json.dumps(claude_settings(launch.allowed_tools), indent=2))
+    _write(
+        launch.settings,
+        json.dumps(claude_settings(launch.allowed_tools, launch.read_only), indent=2),
+    )
     if template.trust == "claude":
         # Both folders the CLI opens: its worktree, and (--add-dir) this one with the brief.
         trust_folder(launch.worktree)

@@ -12,6 +12,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -111,8 +112,8 @@ class Swarm:
         await asyncio.wait_for(task, 30)
         await launcher.client.__aexit__(None, None, None)
 
-    async def start(self, goal: str) -> str:
-        started = await self.user.call("start_workflow", workflow="scripted", goal=goal)
+    async def start(self, goal: str, workflow: str = "scripted") -> str:
+        started = await self.user.call("start_workflow", workflow=workflow, goal=goal)
         return str(started["run_id"])
 
     async def wait(
@@ -137,6 +138,14 @@ class Swarm:
             return await self.user.wait_for(run, check, timeout=timeout, interval=0.2)
         except TimeoutError:
             raise TimeoutError(self.diagnosis(run)) from None
+
+    async def wait_until(self, check: Callable[[], bool], timeout: float = 30) -> None:
+        """Poll a condition outside the server (tmux, git) within a bounded wait."""
+        deadline = time.monotonic() + timeout
+        while not check():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"condition not met within {timeout}s")
+            await asyncio.sleep(0.2)
 
     def diagnosis(self, run: str) -> str:
         """Tasks, events and panes, so a timed-out test says where the run got stuck."""
@@ -182,8 +191,12 @@ def swarm_settings(project: Path, **overrides: Any) -> Settings:
 
 
 @contextlib.asynccontextmanager
-async def running_swarm(settings: Settings, embedder: LocalEmbedder) -> AsyncIterator[Swarm]:
-    with LocalServer(settings, workflows=[SCRIPTED], embedder=embedder) as server:
+async def running_swarm(
+    settings: Settings, embedder: LocalEmbedder, workflows: list[Workflow] | None = None
+) -> AsyncIterator[Swarm]:
+    with LocalServer(
+        settings, workflows=[SCRIPTED, *(workflows or [])], embedder=embedder
+    ) as server:
         tmux = Tmux(settings.tmux_socket)
         async with server.client() as user:
             swarm = Swarm(settings, tmux, user)

@@ -18,10 +18,18 @@ the JSON script embedded in its task description between `<<script` and
   {"sleep": SECONDS}                   stall without output
   {"call_and_show": TOOL}              call a tool without arguments and print its result
   {"idle_prompt": true}                print a ">" prompt; a typed guidance command shows it
+  {"when_feedback": [STEPS]}           run these steps only when a validator sent the task back
+  {"submit_result": MARKDOWN}          submit the run's result
+  {"review_file": PATH, "expect": TEXT}
+                                       as a validator: pass when PATH contains TEXT
+  {"review": true|false}               as a validator: give this verdict
   {"done": SUMMARY} / {"fail": REASON} report the task
 
-With no script, a "Resolve merge conflict" task merges the run branch; any
-task then reports done. After reporting it idles like an interactive CLI.
+"$self" in create_task arguments stands for the agent's own task id. A
+validator's script is the last one in its description (the checked task's
+own script is quoted above it). With no script, a "Resolve merge conflict"
+task merges the run branch; any task then reports done. After reporting it
+idles like an interactive CLI.
 """
 
 from __future__ import annotations
@@ -78,7 +86,10 @@ async def run_step(client: Client, step: dict[str, Any], task: dict[str, Any], b
         result = git("commit", "-q", "-m", step["commit"])
         say(f"commit: {result.returncode} {result.stderr.strip()}")
     elif "create_task" in step:
-        created = await call(client, "create_task", **step["create_task"])
+        args = json.loads(
+            json.dumps(step["create_task"]).replace('"$self"', json.dumps(task["id"]))
+        )
+        created = await call(client, "create_task", **args)
         say(f"created {created.get('id')} ({created.get('status')})")
     elif "copy_description" in step:
         Path(step["copy_description"]).write_text(task["description"])
@@ -108,11 +119,36 @@ async def run_step(client: Client, step: dict[str, Any], task: dict[str, Any], b
         await idle_prompt(client)
     elif "merge_run_branch" in step:
         merge_run_branch(task["run_id"])
+    elif "when_feedback" in step:
+        for inner in step["when_feedback"] if task.get("feedback") else []:
+            await run_step(client, inner, task, brief)
+    elif "submit_result" in step:
+        result = await call(client, "submit_result", markdown=step["submit_result"])
+        say(f"submitted result {result.get('id')}")
+    elif "review_file" in step:
+        await review_file(client, Path(step["review_file"]), step["expect"])
+        return True
+    elif "review" in step:
+        await call(client, "give_validation_review", passed=step["review"], feedback="scripted")
+        return True
     elif "done" in step or "fail" in step:
         status, text = ("done", step["done"]) if "done" in step else ("failed", step["fail"])
         await call(client, "update_task_status", status=status, summary=text)
         return True
     return False
+
+
+async def review_file(client: Client, path: Path, expect: str) -> None:
+    """Judge a file of the checked work; the evidence shows its content and mode."""
+    content = path.read_text() if path.is_file() else ""
+    mode = path.stat().st_mode & 0o777 if path.is_file() else 0
+    passed = expect in content
+    feedback = "as expected" if passed else f"{path} says {content!r}; it must say {expect!r}"
+    verdict = await call(
+        client, "give_validation_review", passed=passed, feedback=feedback,
+        evidence=[f"{path} mode {mode:o}: {content!r}"],
+    )  # fmt: skip
+    say(f"reviewed: {verdict.get('outcome')}")
 
 
 async def idle_prompt(client: Client) -> None:
@@ -127,7 +163,10 @@ async def idle_prompt(client: Client) -> None:
 
 
 def script_of(task: dict[str, Any]) -> list[dict[str, Any]]:
-    found = SCRIPT.search(task["description"])
+    text = task["description"]
+    if task.get("kind", "work") != "work":
+        text = text[max(text.rfind("<<script"), 0) :]
+    found = SCRIPT.search(text)
     if found:
         return list(json.loads(found.group(1)))
     if task["title"].startswith("Resolve merge conflict"):
