@@ -19,6 +19,7 @@ from heph_mcp.identity import Identity
 from heph_mcp.notify import Notifier
 from heph_mcp.records import ACTIVE_STATUSES, Agent, Principal, Task, iso
 from heph_mcp.services.common import TaskReader, new_id, now, record_event
+from heph_mcp.services.validation import abandon_review
 from heph_mcp.settings import Settings
 from heph_mcp.store import Store, query_all, query_one
 from phases import AgentSpec
@@ -329,4 +330,6 @@ class AgentService:
             task_id=row["task_id"],
             reason=reason,
         )
+        if not retry:
+            await abandon_review(db, row["task_id"], reason)
         return "queued" if retry else "failed"

@@ -124,3 +124,26 @@ async def _event(
         db, validator["id"], kind, run_id=validator["run_id"], task_id=validator["validates"],
         feedback=feedback, **extra,
     )  # fmt: skip
+
+
+async def abandon_review(db: aiosqlite.Connection, validator_id: str, reason: str) -> None:
+    """A validator that failed for good never gave its verdict: the checked work fails with
+    the reason (rather than waiting in `validating` forever), and a checked result is rejected.
+    """
+    row = await query_one(db, "SELECT * FROM tasks WHERE id = ?", (validator_id,))
+    if row is None or row["kind"] == "work":
+        return
+    why = f"its validator {validator_id} failed without a verdict: {reason}"
+    if row["validates"] is not None:
+        work = await query_one(db, "SELECT status, summary FROM tasks WHERE id = ?",
+                               (row["validates"],))  # fmt: skip
+        if work is not None and work["status"] == "validating":
+            await _close(db, row["validates"], "failed", work["summary"], reason=why)
+    else:
+        await db.execute(
+            "UPDATE results SET status = 'rejected', feedback = ?, decided_at = ?"
+            " WHERE id = ? AND status = 'pending'",
+            (why, now(), row["result_id"]),
+        )
+    await record_event(db, validator_id, "review_abandoned", run_id=row["run_id"],
+                       task_id=row["validates"], reason=reason)  # fmt: skip

@@ -229,3 +229,18 @@ async def test_a_second_result_waits_for_the_first_review(heph):
     async with heph.client(agent.token) as client:
         message = await error_of(client, "submit_result", markdown="another answer")
     assert "still being validated" in message and heph.snapshot() == before
+
+
+async def test_work_whose_validator_keeps_dying_fails_instead_of_waiting_forever(heph):
+    await start(heph)
+    worker = await heph.launch_agent()
+    await report_done(heph, worker)
+    for _ in range(heph.settings.max_attempts):
+        validator = await heph.launch_agent()
+        async with heph.ops() as ops:
+            await call(ops, "report_agent_exit", agent_id=validator.agent_id, reason="crashed")
+    assert status_of(heph, validator.task_id) == "failed"
+    assert status_of(heph, worker.task_id) == "failed"
+    with heph.db() as db:
+        reason = db.execute("SELECT failure_reason FROM tasks WHERE id = ?", (worker.task_id,))
+        assert "failed without a verdict: crashed" in reason.fetchone()[0]
