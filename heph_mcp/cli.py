@@ -154,9 +154,13 @@ def _launcher_settings(
 
 
 def _banner(settings: Settings) -> None:
+    """The connect line carries the user token: shown on a terminal, never into a log file."""
     console.print(f"[bold]Hephaestus[/] for {settings.project}")
     console.print(f"MCP endpoint: {settings.url}  (state in {settings.state_dir})")
-    console.print("Connect Claude Code with:\n  " + mcp_add_line(settings), soft_wrap=True)
+    if console.is_terminal:
+        console.print("Connect Claude Code with:\n  " + mcp_add_line(settings), soft_wrap=True)
+    else:
+        console.print("Connect Claude Code with the line `heph mcp-config` prints.")
 
 
 def _logging(settings: Settings) -> None:

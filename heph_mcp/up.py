@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import time
+from collections.abc import Iterator
 
 import uvicorn
 
@@ -21,12 +23,23 @@ from launcher.runner import preflight as launcher_preflight
 from launcher.runner import run_launcher
 from phases import Workflow
 
+SHUTDOWN_SECONDS = 30.0
+
 
 def up(settings: Settings, workflows: list[Workflow] | None = None) -> None:
     """Blocking: check everything first (each failure names its fix), then run both."""
     preflight(settings)
     launcher_preflight(settings)
     asyncio.run(_up(settings, workflows))
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: `heph up` must stop its helpers (MCP clients
+    of this very server) before the server, or they fail mid-call against a closed port."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 async def _up(settings: Settings, workflows: list[Workflow] | None) -> None:
@@ -37,23 +50,39 @@ async def _up(settings: Settings, workflows: list[Workflow] | None) -> None:
         log_level=settings.log_level.lower(),
         lifespan="on",
     )
-    server = uvicorn.Server(config)
+    server = _Server(config)
     serving = asyncio.create_task(server.serve())
     stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
     try:
         await _started(server, serving)
         write_server_file(settings)
-        helpers = {
-            asyncio.create_task(run_launcher(settings, stop, url=settings.url)),
-            asyncio.create_task(run_guardian(settings, stop, url=settings.url)),
-        }
-        await asyncio.wait({serving, *helpers}, return_when=asyncio.FIRST_COMPLETED)
-        stop.set()
-        server.should_exit = True
-        await asyncio.gather(serving, *helpers)
+        await _run_helpers(settings, stop, serving)
     finally:
+        server.should_exit = True
+        await asyncio.wait({serving}, timeout=SHUTDOWN_SECONDS)
         with contextlib.suppress(FileNotFoundError):
             server_file(settings).unlink()
+
+
+async def _run_helpers(
+    settings: Settings, stop: asyncio.Event, serving: asyncio.Task[None]
+) -> None:
+    """Run launcher and Guardian until a signal, the server or a helper ends; stop them first."""
+    helpers = {
+        asyncio.create_task(run_launcher(settings, stop, url=settings.url)),
+        asyncio.create_task(run_guardian(settings, stop, url=settings.url)),
+    }
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({serving, stopping, *helpers}, return_when=asyncio.FIRST_COMPLETED)
+    stop.set()
+    stopping.cancel()
+    await asyncio.wait(helpers, timeout=SHUTDOWN_SECONDS)
+    for helper in helpers:
+        if helper.done() and not helper.cancelled() and helper.exception() is not None:
+            raise helper.exception()  # type: ignore[misc]
 
 
 async def _started(server: uvicorn.Server, serving: asyncio.Task[None]) -> None:

@@ -31,6 +31,11 @@ async def test_heph_up_runs_a_workflow_to_completion_with_its_own_launcher(proje
         )
         assert shown.stdout == "hi\n"
         assert (project / ".hephaestus" / ".gitignore").read_text() == "*\n"
+        up.stop()  # SIGTERM, as Ctrl-C or a service manager would
+        output = up.log.read_text()
+        assert up.proc is not None and up.proc.returncode == 0, output[-3000:]
+        assert "Traceback" not in output and "heph mcp-config" in output
+        assert local_token(project / ".hephaestus" / "secrets", "user") not in output
     finally:
         up.stop()
         subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True, check=False)
