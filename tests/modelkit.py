@@ -11,8 +11,10 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
@@ -52,6 +54,35 @@ def last_user_text(body: dict[str, Any]) -> str:
                 parts.append(json.dumps(inner) if not isinstance(inner, str) else inner)
         return "\n".join(parts)
     return ""
+
+
+BRIEF = re.compile(r"brief is in the file (\S+?\.md)")
+WORKDIR = re.compile(r"Primary working directory: ([^\s\\\"]+)")
+TITLE = re.compile(r"^# Your task: (.+)$", re.MULTILINE)
+
+
+def task_title(body: dict[str, Any]) -> str:
+    """Read the agent's brief file named in its first message (the model may read files)."""
+    first = str(body["messages"][0]["content"])
+    found = BRIEF.search(first)
+    brief = Path(found.group(1)) if found else None
+    if brief is None or not brief.is_file():  # a late side request after the agent ended
+        return ""
+    title = TITLE.search(brief.read_text())
+    return title.group(1) if title else ""
+
+
+def turns(body: dict[str, Any]) -> int:
+    return sum(1 for m in body["messages"] if m["role"] == "assistant")
+
+
+def in_workdir(block: Block, body: dict[str, Any]) -> Block:
+    """Put the agent's working directory (from its system prompt) where a file path says {cwd}."""
+    cwd = WORKDIR.search(json.dumps(body))
+    path = block.get("input", {}).get("file_path")
+    if cwd is None or path is None:
+        return block
+    return {**block, "input": {**block["input"], "file_path": path.replace("{cwd}", cwd.group(1))}}
 
 
 @dataclass

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -14,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 import uvicorn
 
 
@@ -104,3 +108,21 @@ def serving_app(app: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=5)
+
+
+def artifacts_dir(request: pytest.FixtureRequest) -> Path:
+    """Where a test leaves what a human needs after a failure: HEPH_TEST_ARTIFACTS or temp."""
+    root = Path(os.environ.get("HEPH_TEST_ARTIFACTS") or tempfile.gettempdir())
+    folder = root / "heph-test-artifacts" / request.node.name
+    shutil.rmtree(folder, ignore_errors=True)  # an earlier run's files would mislead
+    folder.mkdir(parents=True)
+    return folder
+
+
+def save_artifacts(folder: Path, logs: Path, requests: list[dict[str, Any]]) -> None:
+    """Every agent's pane capture and the scripted model's request log."""
+    for log in logs.glob("*.log"):
+        shutil.copy(log, folder / log.name)
+    with (folder / "model-requests.jsonl").open("w") as handle:
+        for body in requests:
+            handle.write(json.dumps(body) + "\n")

@@ -53,7 +53,8 @@ class ConductorService:
             " (SELECT summary FROM analyses n WHERE n.agent_id = a.id ORDER BY n.id DESC"
             "  LIMIT 1) AS summary"
             " FROM tasks t JOIN agents a ON a.task_id = t.id AND a.status = 'running'"
-            " WHERE t.status = 'running' ORDER BY a.started_at"
+            # A validator resembles the work it checks by design: only workers can duplicate.
+            " WHERE t.status = 'running' AND t.kind = 'work' ORDER BY a.started_at"
         )
         if len(rows) < 2:
             return []

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -14,6 +12,7 @@ from modelkit import ScriptedModel, model_server
 from swarmkit import Swarm, make_project, running_swarm, swarm_settings
 
 from heph_mcp.memory.embedder import LocalEmbedder
+from testkit import artifacts_dir, save_artifacts
 
 NODE_BIN = Path(__file__).parents[1] / "node" / "node_modules" / ".bin"
 
@@ -45,14 +44,6 @@ def agents_model(tmp_path, monkeypatch, request) -> Iterator[ScriptedModel]:
         yield served
 
 
-def artifacts_dir(request: pytest.FixtureRequest) -> Path:
-    """Where a test leaves what a human needs after a failure: HEPH_TEST_ARTIFACTS or temp."""
-    root = Path(os.environ.get("HEPH_TEST_ARTIFACTS") or tempfile.gettempdir())
-    folder = root / "heph-test-artifacts" / request.node.name
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
 @pytest.fixture
 async def claude_swarm(
     project, embedder: LocalEmbedder, agents_model, request
@@ -67,13 +58,4 @@ async def claude_swarm(
                     running.tmux.capture(name, 2000)
                 )
     finally:
-        save_artifacts(artifacts_dir(request), settings.logs_dir, agents_model)
-
-
-def save_artifacts(folder: Path, logs: Path, model: ScriptedModel) -> None:
-    """Every agent's pane capture and the scripted model's request log."""
-    for log in logs.glob("*.log"):
-        shutil.copy(log, folder / log.name)
-    with (folder / "model-requests.jsonl").open("w") as handle:
-        for body in model.requests:
-            handle.write(json.dumps(body) + "\n")
+        save_artifacts(artifacts_dir(request), settings.logs_dir, agents_model.requests)

@@ -8,35 +8,12 @@ from the task title in its brief and from how many turns it has taken.
 from __future__ import annotations
 
 import asyncio
-import json
-import re
-from pathlib import Path
 from typing import Any
 
-from modelkit import last_user_text, text, tool_use
+from modelkit import in_workdir, last_user_text, task_title, text, tool_use, turns
 
 from guardian.guardian import Guardian
 from heph_mcp.client import all_tasks_finished
-
-BRIEF = re.compile(r"brief is in the file (\S+?\.md)")
-WORKDIR = re.compile(r"Primary working directory: ([^\s\\\"]+)")
-TITLE = re.compile(r"^# Your task: (.+)$", re.MULTILINE)
-
-
-def task_title(body: dict[str, Any]) -> str:
-    """Read the agent's brief file named in its first message (the model may read files)."""
-    first = str(body["messages"][0]["content"])
-    found = BRIEF.search(first)
-    brief = Path(found.group(1)) if found else None
-    if brief is None or not brief.is_file():  # a late side request after the agent ended
-        return ""
-    title = TITLE.search(brief.read_text())
-    return title.group(1) if title else ""
-
-
-def turns(body: dict[str, Any]) -> int:
-    return sum(1 for m in body["messages"] if m["role"] == "assistant")
-
 
 PLANS = {
     "Analyse the goal": [
@@ -65,12 +42,7 @@ def script(body: dict[str, Any]) -> list[dict[str, Any]]:
     step = turns(body)
     if step >= len(plan):
         return [text("Done.")]
-    block = dict(plan[step])
-    cwd = WORKDIR.search(json.dumps(body))
-    if cwd and "file_path" in block["input"]:
-        block["input"] = {**block["input"], "file_path": block["input"]["file_path"].replace(
-            "{cwd}", cwd.group(1))}  # fmt: skip
-    return [block]
+    return [in_workdir(plan[step], body)]
 
 
 async def test_claude_agents_plan_implement_commit_and_merge_through_hephaestus(

@@ -6,11 +6,8 @@ the test double for the LLM only.
 
 from __future__ import annotations
 
-import shlex
-import subprocess
-import sys
-
 import pytest
+from claudekit import add_hephaestus, claude
 from modelkit import last_user_text, text, tool_use
 
 from heph_mcp.client import HephClient
@@ -23,24 +20,6 @@ def server(project):
     running = ServerProcess(project).start(timeout=120)
     yield running
     running.stop()
-
-
-def claude(*args: str, cwd) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["claude", *args], cwd=cwd, capture_output=True, text=True, timeout=120)
-
-
-def add_hephaestus(project, server) -> str:
-    """Run exactly the `claude mcp add` line that `heph mcp-config` prints."""
-    line = subprocess.run(
-        [sys.executable, "-m", "heph_mcp.cli", "mcp-config", "--project", str(project),
-         "--port", str(server.port)],
-        capture_output=True, text=True, check=True,
-    ).stdout.strip()  # fmt: skip
-    argv = shlex.split(line)
-    assert argv[:5] == ["claude", "mcp", "add", "--transport", "http"]
-    done = subprocess.run(argv, cwd=project, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    return line
 
 
 def test_claude_mcp_list_reports_hephaestus_connected_after_the_readme_line(
