@@ -106,6 +106,9 @@ class Task(TaskSummary):
     )
     merge_state: Literal["merged", "nothing", "conflict"] | None = None
     merge_commit: str | None = None
+    ticket_id: str | None = Field(
+        default=None, description="The ticket this task works on, when the run has tickets"
+    )
 
 
 class TaskList(BaseModel):
