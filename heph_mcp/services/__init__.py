@@ -17,6 +17,8 @@ from heph_mcp.services.memories import MemoryService
 from heph_mcp.services.merges import MergeService
 from heph_mcp.services.runs import RunService
 from heph_mcp.services.tasks import TaskService
+from heph_mcp.services.ticket_search import TicketSearch
+from heph_mcp.services.tickets import TicketService
 from heph_mcp.services.workflows import WorkflowService
 from heph_mcp.settings import Settings
 from heph_mcp.store import Store
@@ -39,6 +41,8 @@ class Services:
     notifier: Notifier
     guidance: GuidanceService
     conductor: ConductorService
+    tickets: TicketService
+    ticket_search: TicketSearch
 
     @classmethod
     async def create(
@@ -58,6 +62,7 @@ class Services:
         dedup = TaskDeduper(store, memory, settings)
         notifier = notifier or Notifier()
         tasks = TaskService(store, run_workflows, reader, dedup, notifier)
+        ticket_search = TicketSearch(store, memory)
         return cls(
             settings=settings,
             store=store,
@@ -73,6 +78,8 @@ class Services:
             notifier=notifier,
             guidance=GuidanceService(store, settings),
             conductor=ConductorService(store, memory, tasks, settings.overlap_threshold, notifier),
+            tickets=TicketService(store, run_workflows, ticket_search, notifier),
+            ticket_search=ticket_search,
         )
 
     async def finish_task(
