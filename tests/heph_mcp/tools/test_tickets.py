@@ -263,3 +263,19 @@ async def test_the_runs_tickets_are_a_resource(heph, agent):
         contents = await client.read_resource(f"heph://runs/{agent.run_id}/tickets")
     listed = json.loads(contents[0].text)["tickets"]
     assert [t["id"] for t in listed] == [made["id"]]
+
+
+async def test_the_brief_of_a_tickets_task_names_the_ticket_and_the_ticket_tools(heph):
+    run = await kanban_run(heph)
+    async with heph.user() as user:
+        made = await ticket(user, "Importer drops rows", run=run)
+        await call(
+            user, "create_task", run=run, phase=2, title="Patch the parser",
+            description="parse.py", ticket_id=made["id"], priority="critical",
+        )  # fmt: skip
+    worker = await heph.launch_agent()
+    async with heph.client(worker.token) as client:
+        text = (await client.get_prompt("task_brief")).messages[0].content.text
+    assert f"Ticket: {made['id']}" in text
+    assert "board with the columns triage, doing, review, shipped" in text
+    assert "resolve_ticket(ticket_id, resolution)" in text
