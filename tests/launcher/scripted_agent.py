@@ -93,9 +93,9 @@ async def run_step(
 ) -> bool:
     """Do one step; True when the task has been reported."""
     if "call" in step:
-        result = await call(client, step["call"], **substitute(step.get("args", {}), saved))
-        saved[step.get("save_as", step["call"])] = result
-        say(f"{step['call']} -> {result.get('id')} ({result.get('status')})")
+        answer = await call(client, step["call"], **substitute(step.get("args", {}), saved))
+        saved[step.get("save_as", step["call"])] = answer
+        say(f"{step['call']} -> {answer.get('id')} ({answer.get('status')})")
     elif "write" in step:
         Path(step["write"]).parent.mkdir(parents=True, exist_ok=True)
         Path(step["write"]).write_text(step["text"])
@@ -127,8 +127,8 @@ async def run_step(
     elif "sleep" in step:
         await asyncio.sleep(step["sleep"])
     elif "call_and_show" in step:
-        result = await client.call_tool(step["call_and_show"], {})
-        for block in result.content:
+        shown = await client.call_tool(step["call_and_show"], {})
+        for block in shown.content:
             say(f"tool result: {getattr(block, 'text', '')}")
     elif "idle_prompt" in step:
         await idle_prompt(client)
