@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
+from mcp.client.subscriptions import listen
 from ticketkit import COLUMNS, call, kanban_run, refused, ticket
+
+from heph_mcp.notify import QUEUE_URI
 
 
 @pytest.fixture
@@ -279,3 +283,20 @@ async def test_the_brief_of_a_tickets_task_names_the_ticket_and_the_ticket_tools
     assert f"Ticket: {made['id']}" in text
     assert "board with the columns triage, doing, review, shipped" in text
     assert "resolve_ticket(ticket_id, resolution)" in text
+
+
+async def test_the_launcher_hears_at_once_when_resolving_a_ticket_releases_work(heph, agent):
+    async with heph.client(agent.token) as client:
+        first = await ticket(client, "Define the data model")
+        second = await ticket(client, "Build the API", blocked_by=[first["id"]])
+        await call(
+            client, "create_task", phase=2, title="Endpoints", description="REST",
+            ticket_id=second["id"],
+        )  # fmt: skip
+        async with heph.ops() as ops:
+            async with listen(ops.session, resource_subscriptions=[QUEUE_URI]) as subscription:
+                await call(client, "resolve_ticket", ticket_id=first["id"], resolution="done")
+                event = await asyncio.wait_for(anext(aiter(subscription)), timeout=10)
+            queue = json.loads((await ops.read_resource(QUEUE_URI))[0].text)
+    assert event.uri == QUEUE_URI
+    assert queue.get("queued") == 1 and "blocked" not in queue
