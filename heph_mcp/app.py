@@ -26,7 +26,7 @@ from heph_mcp.records import Principal
 from heph_mcp.services import Services
 from heph_mcp.settings import Settings
 from heph_mcp.store import Store
-from heph_mcp.tools import guidance, ops, runs, tasks, validation
+from heph_mcp.tools import guidance, ops, runs, tasks, tickets, validation
 from heph_mcp.tools import memory as memory_tools
 from heph_mcp.tools.common import Limits
 from phases import Workflow, WorkflowRegistry
@@ -94,6 +94,7 @@ def build_server(
     tasks.register(mcp, limits)
     memory_tools.register(mcp, limits)
     validation.register(mcp, limits)
+    tickets.register(mcp, limits)
     ops.register(mcp)
     guidance.register(mcp)
     guidance.register_conductor(mcp)

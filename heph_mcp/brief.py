@@ -26,6 +26,16 @@ You are one agent of a swarm. Your identity, run and task come from your token.
   finish, call it with status="failed" and say why. Do this exactly once, last.
 - Stay inside your working directory; commit your changes to your branch."""
 
+TICKET_GUIDE = """\
+## Tickets
+This run tracks its work as tickets on a board with the columns {columns}.
+- `search_tickets(query)` before `create_ticket(title, description, type, blocked_by=[...])`:
+  the problem may already have a ticket. Tie work to a ticket with
+  `create_task(..., ticket_id=...)`; it waits as blocked until the ticket's blockers resolve.
+- `get_ticket`, `list_tickets`, `add_ticket_comment`, `change_ticket_status(ticket_id, status)`.
+- `resolve_ticket(ticket_id, resolution)` when its work is complete; a ticket also resolves
+  by itself when its last open task is reported done."""
+
 
 VALIDATOR_GUIDE = """\
 ## How to work with Hephaestus
@@ -66,6 +76,7 @@ def task_brief(
         f"Task id: {task.id} · run {task.run_id} · phase {phase.id} ({phase.name})"
         f" · priority {task.priority}",
         f"Run goal: {goal}",
+        *([f"Ticket: {task.ticket_id} (get_ticket shows its story)"] if task.ticket_id else []),
         "",
         "## Description",
         task.description.strip(),
@@ -85,6 +96,9 @@ def task_brief(
         parts += ["", phase_instructions(workflow, phase), "", TOOL_GUIDE]
     else:
         parts += ["", VALIDATOR_GUIDE]
+    if workflow.config.enable_tickets and task.kind == "work":
+        columns = ", ".join(workflow.config.board.columns)
+        parts += ["", TICKET_GUIDE.format(columns=columns)]
     return "\n".join(parts)
 
 

@@ -14,6 +14,7 @@ from heph_mcp.memory import Memory
 from heph_mcp.memory.vectors import IndexLocked
 from heph_mcp.services.dedup import TaskDeduper
 from heph_mcp.services.memories import MemoryService
+from heph_mcp.services.ticket_search import TicketSearch
 from heph_mcp.settings import Settings, load_settings
 from heph_mcp.store import Store
 
@@ -26,19 +27,20 @@ errors = Console(stderr=True, soft_wrap=True)
 def reindex_cmd(
     project: Annotated[Path | None, typer.Option(help="Project repository (default: cwd)")] = None,
 ) -> None:
-    """Re-embed every memory and task (after changing the embedding model)."""
+    """Re-embed every memory, task and ticket (after changing the embedding model)."""
     settings = load_settings(project)
     try:
-        memories, tasks = asyncio.run(reindex(settings))
+        memories, tasks, tickets = asyncio.run(reindex(settings))
     except IndexLocked as exc:
         errors.print(f"[red]error:[/] {exc}")
         raise typer.Exit(1) from None
     console.print(
-        f"reindexed {memories} memories and {tasks} tasks with {settings.embedding_model}"
+        f"reindexed {memories} memories and {tasks} tasks and {tickets} tickets"
+        f" with {settings.embedding_model}"
     )
 
 
-async def reindex(settings: Settings) -> tuple[int, int]:
+async def reindex(settings: Settings) -> tuple[int, int, int]:
     store = await Store.open(settings.db_path)
     memory = Memory.open(settings)
     try:
@@ -54,7 +56,8 @@ async def reindex(settings: Settings) -> tuple[int, int]:
             advance = lambda n: progress.advance(bar, n)  # noqa: E731
             memories = await MemoryService(store, memory, settings).reindex(advance)
             tasks = await TaskDeduper(store, memory, settings).reindex(advance)
-        return memories, tasks
+            tickets = await TicketSearch(store, memory).reindex(advance)
+        return memories, tasks, tickets
     finally:
         await memory.close()
         await store.close()
@@ -64,5 +67,6 @@ async def _count(store: Store) -> int:
     row = await store.fetchone(
         "SELECT (SELECT COUNT(*) FROM memories)"
         " + (SELECT COUNT(*) FROM tasks WHERE status != 'duplicate')"
+        " + (SELECT COUNT(*) FROM tickets)"
     )
     return int(row[0]) if row else 0

@@ -192,4 +192,56 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX tasks_validates ON tasks (validates)
         """,
     ),
+    (
+        "tickets",
+        """
+        CREATE TABLE tickets (
+            id TEXT PRIMARY KEY,
+            run_id TEXT NOT NULL REFERENCES runs(id),
+            title TEXT NOT NULL,
+            description TEXT NOT NULL,
+            type TEXT NOT NULL CHECK (type IN ('bug', 'feature', 'task', 'improvement')),
+            priority INTEGER NOT NULL DEFAULT 2,
+            status TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            assignee TEXT,
+            tags TEXT NOT NULL DEFAULT '[]',
+            resolution TEXT,
+            resolved_by TEXT,
+            resolved_at REAL,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        );
+        CREATE INDEX tickets_run ON tickets (run_id, status);
+        CREATE TABLE ticket_blockers (
+            ticket_id TEXT NOT NULL REFERENCES tickets(id),
+            blocked_by TEXT NOT NULL REFERENCES tickets(id),
+            PRIMARY KEY (ticket_id, blocked_by)
+        );
+        CREATE INDEX ticket_blockers_by ON ticket_blockers (blocked_by);
+        CREATE TABLE ticket_comments (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            ticket_id TEXT NOT NULL REFERENCES tickets(id),
+            author TEXT NOT NULL,
+            text TEXT NOT NULL,
+            at REAL NOT NULL
+        );
+        CREATE INDEX ticket_comments_ticket ON ticket_comments (ticket_id, id);
+        CREATE TABLE ticket_history (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            ticket_id TEXT NOT NULL REFERENCES tickets(id),
+            actor TEXT NOT NULL,
+            field TEXT NOT NULL,
+            old TEXT,
+            new TEXT,
+            at REAL NOT NULL
+        );
+        CREATE INDEX ticket_history_ticket ON ticket_history (ticket_id, id);
+        CREATE VIRTUAL TABLE tickets_fts USING fts5(
+            ticket_id UNINDEXED, run_id UNINDEXED, title, body
+        );
+        ALTER TABLE tasks ADD COLUMN ticket_id TEXT REFERENCES tickets(id);
+        CREATE INDEX tasks_ticket ON tasks (ticket_id)
+        """,
+    ),
 ]

@@ -121,6 +121,10 @@ class Task(TaskSummary):
         default=None, description="The latest validator feedback on this task's work"
     )
 
+    ticket_id: str | None = Field(
+        default=None, description="The ticket this task works on, when the run has tickets"
+    )
+
 
 class Result(BaseModel):
     """A run's answer, submitted by an agent and checked against the result criteria."""

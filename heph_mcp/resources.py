@@ -75,6 +75,13 @@ def register(mcp: FastMCP) -> None:
             view = await guardian_view(services(ctx).store, run, steers=100)
             return view.model_dump_json(indent=2)
 
+    @mcp.resource("heph://runs/{run}/tickets", mime_type="application/json", auth=ALL)
+    async def tickets(run: str, ctx: Context) -> str:
+        """The run's tickets (summaries), when its workflow enables them."""
+        with domain_errors():
+            found = await services(ctx).tickets.find(current_principal(), run=run, limit=1000)
+            return json.dumps({"tickets": [t.model_dump() for t in found]}, indent=2)
+
     @mcp.resource("heph://tasks/{task_id}", mime_type="application/json", auth=ALL)
     async def task(task_id: str, ctx: Context) -> str:
         """One task as JSON."""

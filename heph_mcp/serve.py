@@ -18,7 +18,7 @@ import uvicorn
 
 from heph_mcp.app import build_app
 from heph_mcp.identity import local_token
-from heph_mcp.memory import MEMORIES, TASKS
+from heph_mcp.memory import MEMORIES, TASKS, TICKETS
 from heph_mcp.memory.vectors import IndexLocked, IndexMismatch, ScopedIndex, open_qdrant
 from heph_mcp.settings import Settings
 from phases import Workflow
@@ -75,7 +75,7 @@ def prepare(settings: Settings) -> None:
 async def _check_memory(settings: Settings) -> None:
     client = open_qdrant(settings.qdrant_path, settings.qdrant_url, None)
     try:
-        for prefix in (MEMORIES, TASKS):
+        for prefix in (MEMORIES, TASKS, TICKETS):
             await ScopedIndex(client, prefix).check_model(settings.embedding_model)
     finally:
         await client.close()

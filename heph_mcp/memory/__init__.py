@@ -18,6 +18,7 @@ from heph_mcp.settings import Settings
 
 MEMORIES = "heph_mem_"  # one collection per scope: heph_mem_<run> or heph_mem_project
 TASKS = "heph_tasks_"  # one per run
+TICKETS = "heph_tickets_"  # one per run, for hybrid ticket search
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class Memory:
     client: AsyncQdrantClient
     memories: ScopedIndex
     tasks: ScopedIndex
+    tickets: ScopedIndex
     owns_embedder: bool = True
 
     @classmethod
@@ -57,13 +59,14 @@ class Memory:
             client,
             ScopedIndex(client, MEMORIES),
             ScopedIndex(client, TASKS),
+            ScopedIndex(client, TICKETS),
             owns_embedder=owns,
         )
 
     async def ensure_collections(self) -> None:
         """Create collections on first use; refuse to run on an index of another model."""
         dim = await self.embedder.dimension()
-        for index in (self.memories, self.tasks):
+        for index in (self.memories, self.tasks, self.tickets):
             await index.setup(dim, self.embedder.model_name)
 
     async def rebuild(

@@ -18,6 +18,8 @@ from heph_mcp.services.merges import MergeService
 from heph_mcp.services.results import ResultService
 from heph_mcp.services.runs import RunService
 from heph_mcp.services.tasks import TaskService
+from heph_mcp.services.ticket_search import TicketSearch
+from heph_mcp.services.tickets import TicketService
 from heph_mcp.services.validation import ValidationService
 from heph_mcp.services.workflows import WorkflowService
 from heph_mcp.settings import Settings
@@ -43,6 +45,8 @@ class Services:
     conductor: ConductorService
     results: ResultService
     validation: ValidationService
+    tickets: TicketService
+    ticket_search: TicketSearch
 
     @classmethod
     async def create(
@@ -63,6 +67,7 @@ class Services:
         notifier = notifier or Notifier()
         tasks = TaskService(store, run_workflows, reader, dedup, notifier)
         results = ResultService(store, run_workflows, notifier)
+        ticket_search = TicketSearch(store, memory)
         return cls(
             settings=settings,
             store=store,
@@ -82,6 +87,8 @@ class Services:
             validation=ValidationService(
                 store, reader, results, settings.max_validation_iterations, notifier
             ),
+            tickets=TicketService(store, run_workflows, ticket_search, notifier),
+            ticket_search=ticket_search,
         )
 
     async def finish_task(

@@ -15,10 +15,17 @@ import aiosqlite
 from heph_mcp.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from heph_mcp.notify import Notifier
 from heph_mcp.records import PRIORITY_VALUE, Principal, Priority, Task, TaskSummary, iso
+from heph_mcp.services.blocking import (
+    release_ready,
+    require_tickets,
+    resolve_when_work_done,
+    task_ticket_blockers,
+)
 from heph_mcp.services.common import RunWorkflows, TaskReader, new_id, now, record_event
 from heph_mcp.services.dedup import TaskDeduper
 from heph_mcp.services.reviews import validation_task
 from heph_mcp.store import Store, query_all, query_one
+from phases import Workflow
 
 FINISHABLE = ("claimed", "running", "needs_work")
 
@@ -52,11 +59,14 @@ class TaskService:
         base_ref: str | None = None,
         parent_task_id: str | None = None,
         check_duplicates: bool = True,
+        ticket_id: str | None = None,
     ) -> Task:
         if not title.strip() or not description.strip():
             raise InvalidRequest("title and description must not be blank")
         run_id = self._target_run(principal, run)
         phase_id = await self._phase_id(run_id, phase)
+        if ticket_id is not None:
+            require_tickets(await self._workflows.get(run_id), run_id)
         task = Task(
             id=new_id("t"),
             run_id=run_id,
@@ -71,6 +81,7 @@ class TaskService:
             parent_task_id=principal.task_id or parent_task_id,
             depends_on=sorted(set(depends_on or [])),
             base_ref=base_ref,
+            ticket_id=ticket_id,
         )
         if self._dedup is None or not check_duplicates:
             await self._store_new(principal, task)
@@ -99,6 +110,8 @@ class TaskService:
         async with self._store.transaction() as db:
             await self._require_active(db, task.run_id)
             blockers = await self._unfinished_dependencies(db, task.run_id, task.depends_on)
+            if task.ticket_id is not None:
+                blockers += await task_ticket_blockers(db, task.run_id, task.ticket_id)
             if blockers and task.status == "queued":
                 task.status = "blocked"
             await self.insert(db, task, ts)
@@ -118,9 +131,9 @@ class TaskService:
         """Write a new task inside the caller's transaction (links and dependencies too)."""
         await db.execute(
             "INSERT INTO tasks (id, run_id, phase, title, description, done_definition,"
-            " priority, status, created_by, parent_task_id, duplicate_of, base_ref, created_at,"
-            " updated_at, kind, validates, result_id)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " priority, status, created_by, parent_task_id, duplicate_of, base_ref, ticket_id,"
+            " created_at, updated_at, kind, validates, result_id)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 task.id,
                 task.run_id,
@@ -134,6 +147,7 @@ class TaskService:
                 task.parent_task_id,
                 task.duplicate_of,
                 task.base_ref,
+                task.ticket_id,
                 ts,
                 ts,
                 task.kind,
@@ -213,7 +227,8 @@ class TaskService:
             if final == "validating":
                 await self._open_review(db, {**dict(row), "summary": summary})
             elif final == "done":
-                await release_dependents(db, task_id, principal.id)
+                workflow = await self._workflows.get(row["run_id"])
+                await work_done(db, task_id, principal.id, summary, workflow)
         # The launcher merges and cleans up a finished task; dependents may be queued.
         await self._notifier.queue_changed()
         return await self.reader.one(task_id)
@@ -298,18 +313,20 @@ class TaskService:
         return [r["id"] for r in rows if r["status"] != "done"]
 
 
+async def work_done(
+    db: aiosqlite.Connection, task_id: str, actor: str, summary: str, workflow: Workflow
+) -> None:
+    """What finished work releases: tasks depending on it, and its ticket once nothing of the
+    ticket is still open (whether the work was reported done or passed its validation)."""
+    await release_dependents(db, task_id, actor)
+    await resolve_when_work_done(db, task_id, actor, summary, workflow)
+
+
 async def release_dependents(db: aiosqlite.Connection, task_id: str, actor: str) -> None:
-    """Queue blocked tasks whose every dependency is now done."""
-    rows = await query_all(
+    """Queue blocked tasks whose every dependency is now done (and ticket unblocked)."""
+    await release_ready(
         db,
-        "SELECT t.id, t.run_id FROM tasks t JOIN task_dependencies d ON d.task_id = t.id"
-        " WHERE d.depends_on = ? AND t.status = 'blocked' AND NOT EXISTS ("
-        "  SELECT 1 FROM task_dependencies d2 JOIN tasks b ON b.id = d2.depends_on"
-        "  WHERE d2.task_id = t.id AND b.status != 'done')",
+        "t.id IN (SELECT task_id FROM task_dependencies WHERE depends_on = ?)",
         (task_id,),
+        actor,
     )
-    for row in rows:
-        await db.execute(
-            "UPDATE tasks SET status = 'queued', updated_at = ? WHERE id = ?", (now(), row["id"])
-        )
-        await record_event(db, actor, "task_unblocked", run_id=row["run_id"], task_id=row["id"])

@@ -16,7 +16,7 @@ from heph_mcp.notify import Notifier
 from heph_mcp.records import Principal, Review
 from heph_mcp.services.common import TaskReader, now, record_event
 from heph_mcp.services.results import ResultService
-from heph_mcp.services.tasks import release_dependents
+from heph_mcp.services.tasks import work_done
 from heph_mcp.store import Store, query_one
 
 
@@ -81,7 +81,8 @@ class ValidationService:
             raise Conflict(f"task {work_id} is not waiting for validation (it is {state})")
         if passed:
             await _close(db, work_id, "done", work["summary"], feedback=feedback)
-            await release_dependents(db, work_id, validator["id"])
+            workflow = await self._reader.workflows.get(work["run_id"])
+            await work_done(db, work_id, validator["id"], work["summary"] or "", workflow)
             await _event(db, validator, "validation_passed", feedback)
             return f"task {work_id} passed validation; it will be merged"
         checks = await query_one(db, "SELECT COUNT(*) FROM tasks WHERE validates = ?", (work_id,))

@@ -46,6 +46,14 @@ def register(mcp: FastMCP, limits: Limits) -> None:
             ),
         ] = [],  # noqa: B006 - pydantic copies defaults
         run: RunRef = None,
+        ticket_id: Annotated[
+            str | None,
+            Field(
+                max_length=ID_MAX,
+                description="The ticket this task works on (runs with tickets); the task waits"
+                " as blocked while the ticket's blockers are unresolved",
+            ),
+        ] = None,
     ) -> Task:
         """Create a task in any phase of your run when you discover work worth doing.
 
@@ -62,6 +70,7 @@ def register(mcp: FastMCP, limits: Limits) -> None:
             priority=priority,
             depends_on=depends_on,
             run=run,
+            ticket_id=ticket_id,
         )
 
     @mcp.tool(auth=roles("user", "agent"), annotations=READ_ONLY)

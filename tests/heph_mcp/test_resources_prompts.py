@@ -50,6 +50,7 @@ async def test_resource_templates_are_listed(heph):
         "heph://workflows/{name}",
         "heph://runs/{run}/phases/{phase}",
         "heph://runs/{run}/guardian",
+        "heph://runs/{run}/tickets",
         "heph://tasks/{task_id}",
     }
 

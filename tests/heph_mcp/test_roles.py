@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-USER_TOOLS = {
+TICKET_TOOLS = {
+    "create_ticket",
+    "update_ticket",
+    "change_ticket_status",
+    "add_ticket_comment",
+    "get_ticket",
+    "list_tickets",
+    "search_tickets",
+    "resolve_ticket",
+}
+USER_TOOLS = TICKET_TOOLS | {
     "list_workflows",
     "register_workflow",
     "start_workflow",
@@ -20,7 +30,7 @@ USER_TOOLS = {
     "submit_result",
     "get_result",
 }
-AGENT_TOOLS = {
+AGENT_TOOLS = TICKET_TOOLS | {
     "create_task",
     "get_tasks",
     "get_task",

@@ -17,6 +17,10 @@ the JSON script embedded in its task description between `<<script` and
   {"repeat_error": TEXT, "times": N}   print the same error line N times
   {"sleep": SECONDS}                   stall without output
   {"call_and_show": TOOL}              call a tool without arguments and print its result
+  {"call": TOOL, "args": {...}, "save_as": NAME}
+                                       call a tool; an argument "$NAME.field" (also inside
+                                       lists) is a field of an earlier saved result, and
+                                       "$task.field" one of this agent's own task
   {"idle_prompt": true}                print a ">" prompt; a typed guidance command shows it
   {"when_feedback": [STEPS]}           run these steps only when a validator sent the task back
   {"submit_result": MARKDOWN}          submit the run's result
@@ -76,9 +80,31 @@ async def call(client: Client, tool: str, **args: Any) -> dict[str, Any]:
     return result.structured_content or {}
 
 
-async def run_step(client: Client, step: dict[str, Any], task: dict[str, Any], brief: Path) -> bool:
+def substitute(value: Any, saved: dict[str, dict[str, Any]]) -> Any:
+    """Replace "$NAME.field" strings (at any depth of lists and dicts) with saved values."""
+    if isinstance(value, str) and value.startswith("$") and "." in value:
+        name, field = value[1:].split(".", 1)
+        return saved[name][field]
+    if isinstance(value, list):
+        return [substitute(v, saved) for v in value]
+    if isinstance(value, dict):
+        return {k: substitute(v, saved) for k, v in value.items()}
+    return value
+
+
+async def run_step(
+    client: Client,
+    step: dict[str, Any],
+    task: dict[str, Any],
+    brief: Path,
+    saved: dict[str, dict[str, Any]],
+) -> bool:
     """Do one step; True when the task has been reported."""
-    if "write" in step:
+    if "call" in step:
+        answer = await call(client, step["call"], **substitute(step.get("args", {}), saved))
+        saved[step.get("save_as", step["call"])] = answer
+        say(f"{step['call']} -> {answer.get('id')} ({answer.get('status')})")
+    elif "write" in step:
         Path(step["write"]).parent.mkdir(parents=True, exist_ok=True)
         Path(step["write"]).write_text(step["text"])
     elif "commit" in step:
@@ -112,8 +138,8 @@ async def run_step(client: Client, step: dict[str, Any], task: dict[str, Any], b
     elif "sleep" in step:
         await asyncio.sleep(step["sleep"])
     elif "call_and_show" in step:
-        result = await client.call_tool(step["call_and_show"], {})
-        for block in result.content:
+        shown = await client.call_tool(step["call_and_show"], {})
+        for block in shown.content:
             say(f"tool result: {getattr(block, 'text', '')}")
     elif "idle_prompt" in step:
         await idle_prompt(client)
@@ -185,8 +211,9 @@ async def main(brief: Path, mcp_config: Path) -> None:
             f"task {task['id']} attempt {task['attempts']} (booted in {time.time() - started:.2f}s)"
         )
         reported = False
+        saved: dict[str, dict[str, Any]] = {"task": task}
         for step in script_of(task):
-            if await run_step(client, step, task, brief):
+            if await run_step(client, step, task, brief, saved):
                 reported = True
                 break
         if not reported:
