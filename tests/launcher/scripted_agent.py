@@ -147,7 +147,7 @@ async def run_step(
         merge_run_branch(task["run_id"])
     elif "when_feedback" in step:
         for inner in step["when_feedback"] if task.get("feedback") else []:
-            await run_step(client, inner, task, brief)
+            await run_step(client, inner, task, brief, saved)
     elif "submit_result" in step:
         result = await call(client, "submit_result", markdown=step["submit_result"])
         say(f"submitted result {result.get('id')}")
