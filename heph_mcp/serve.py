@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import socket
+from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
 
@@ -91,9 +92,21 @@ def preflight(settings: Settings) -> None:
             raise ServeError(str(exc)) from None
 
 
-def serve(settings: Settings, workflows: list[Workflow] | None = None) -> None:
-    """Blocking: serve until interrupted."""
-    preflight(settings)
+class HephServer(uvicorn.Server):
+    """uvicorn waits for every open response before it stops, and the board's event
+    streams never end by themselves: tell them to end as shutdown begins."""
+
+    def __init__(self, config: uvicorn.Config, on_shutdown: Callable[[], None]):
+        super().__init__(config)
+        self._on_shutdown = on_shutdown
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self._on_shutdown()
+        await super().shutdown(sockets)
+
+
+def http_server(settings: Settings, workflows: list[Workflow] | None = None) -> HephServer:
+    """The whole app under uvicorn on the configured address."""
     app = build_app(settings, workflows=workflows)
     config = uvicorn.Config(
         app,
@@ -102,9 +115,16 @@ def serve(settings: Settings, workflows: list[Workflow] | None = None) -> None:
         log_level=settings.log_level.lower(),
         lifespan="on",
     )
+    return HephServer(config, app.state.stop_streams)
+
+
+def serve(settings: Settings, workflows: list[Workflow] | None = None) -> None:
+    """Blocking: serve until interrupted."""
+    preflight(settings)
+    server = http_server(settings, workflows)
     write_server_file(settings)
     try:
-        uvicorn.Server(config).run()
+        server.run()
     finally:
         with suppress(FileNotFoundError):
             server_file(settings).unlink()

@@ -14,8 +14,8 @@ import time
 import uvicorn
 
 from guardian.runner import run_guardian
-from heph_mcp.app import build_app
-from heph_mcp.serve import preflight, server_file, write_server_file
+from heph_mcp.board import board_link
+from heph_mcp.serve import http_server, preflight, server_file, write_server_file
 from heph_mcp.settings import Settings
 from launcher.runner import preflight as launcher_preflight
 from launcher.runner import run_launcher
@@ -30,19 +30,14 @@ def up(settings: Settings, workflows: list[Workflow] | None = None) -> None:
 
 
 async def _up(settings: Settings, workflows: list[Workflow] | None) -> None:
-    config = uvicorn.Config(
-        build_app(settings, workflows=workflows),
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level.lower(),
-        lifespan="on",
-    )
-    server = uvicorn.Server(config)
+    server = http_server(settings, workflows)
     serving = asyncio.create_task(server.serve())
     stop = asyncio.Event()
     try:
         await _started(server, serving)
         write_server_file(settings)
+        # The one place the board's login link (it holds the user token) is printed.
+        print(f"Board (live view of the swarm): {board_link(settings)}", flush=True)
         helpers = {
             asyncio.create_task(run_launcher(settings, stop, url=settings.url)),
             asyncio.create_task(run_guardian(settings, stop, url=settings.url)),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from modelkit import ScriptedModel, model_server
 from swarmkit import Swarm, make_project, running_swarm, swarm_settings
 
 from heph_mcp.memory.embedder import LocalEmbedder
+from testkit import artifacts_dir
 
 NODE_BIN = Path(__file__).parents[1] / "node" / "node_modules" / ".bin"
 
@@ -43,14 +43,6 @@ def agents_model(tmp_path, monkeypatch, request) -> Iterator[ScriptedModel]:
             monkeypatch.setenv(key, value)
         monkeypatch.delenv("CLAUDE_CONFIG_DIR", raising=False)
         yield served
-
-
-def artifacts_dir(request: pytest.FixtureRequest) -> Path:
-    """Where a test leaves what a human needs after a failure: HEPH_TEST_ARTIFACTS or temp."""
-    root = Path(os.environ.get("HEPH_TEST_ARTIFACTS") or tempfile.gettempdir())
-    folder = root / "heph-test-artifacts" / request.node.name
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 @pytest.fixture
