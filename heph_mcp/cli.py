@@ -17,6 +17,7 @@ from rich.live import Live
 from rich.logging import RichHandler
 
 from guardian.runner import run_guardian
+from heph_mcp.board import board_link
 from heph_mcp.cli_memory import memory_app
 from heph_mcp.cli_workflows import workflows_app
 from heph_mcp.client import HephCallError, HephClient
@@ -197,6 +198,12 @@ def mcp_config_cmd(
         print(json.dumps({"url": settings.url, "headers": {"Authorization": f"Bearer {token}"}}))
     else:
         print(mcp_add_line(settings))
+
+
+@app.command("board-link")
+def board_link_cmd(project: Project = None, host: Host = None, port: Port = None) -> None:
+    """Print the login link of the live board page (it holds your user token)."""
+    print(board_link(_settings(project, host, port)))
 
 
 @app.command("status")
