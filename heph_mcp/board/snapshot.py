@@ -27,12 +27,39 @@ TASK_COLUMNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 )
 
 
+QUEUE_SHOWN = 15
+PRIORITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
+OPEN_ORDER = ("queued", "blocked", "claimed", "running", "validating", "needs_work")
+
+
 async def build_snapshot(services: Services) -> dict[str, Any]:
+    statuses = await services.runs.status()
     runs = []
-    for status in await services.runs.status():
+    for status in statuses:
         workflow = await services.run_workflows.get(status.run.id)
         runs.append(run_view(status, workflow))
-    return {"runs": runs, "queue": await services.agents.queue_counts()}
+    counts = await services.agents.queue_counts()
+    return {
+        "runs": runs,
+        "queue": {
+            "counts": {s: counts[s] for s in OPEN_ORDER if counts.get(s)},
+            "next": queue_next(statuses),
+        },
+    }
+
+
+def queue_next(statuses: list[RunStatus]) -> list[dict[str, Any]]:
+    """Queued tasks of active runs, highest priority first: what launchers claim next."""
+    queued = [
+        task
+        for status in statuses
+        if status.run.status == "active"
+        for phase in status.phases
+        for task in phase.tasks
+        if task.status == "queued"
+    ]
+    queued.sort(key=lambda t: PRIORITY_RANK[t.priority])
+    return [{**_card(t), "run_id": t.run_id} for t in queued[:QUEUE_SHOWN]]
 
 
 def run_view(status: RunStatus, workflow: Workflow) -> dict[str, Any]:

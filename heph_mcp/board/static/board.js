@@ -282,14 +282,22 @@
   }
 
   function renderQueue() {
-    const queue = (state.snapshot && state.snapshot.queue) || {};
-    const entries = Object.entries(queue);
+    const queue = (state.snapshot && state.snapshot.queue) || { counts: {}, next: [] };
+    const counts = Object.entries(queue.counts);
     $("queue").replaceChildren(
-      entries.length
-        ? el("ul", { class: "queue" },
-            ...entries.map(([status, n]) =>
-              el("li", { class: "status-" + status, "data-status": status }, `${status}: ${n}`)))
-        : el("p", { class: "empty" }, "no tasks in active runs"),
+      counts.length
+        ? el("p", { class: "queue-counts" },
+            ...counts.map(([status, n]) =>
+              el("span", { class: "pill status-" + status, "data-status": status }, `${status} ${n}`)))
+        : el("p", { class: "empty" }, "nothing open in active runs"),
+      queue.next.length
+        ? el("ol", { class: "queue" },
+            ...queue.next.map((task) =>
+              el("li", { "data-task-id": task.id },
+                el("span", { class: "priority priority-" + task.priority }, task.priority), " ",
+                task.title, " ",
+                el("code", {}, `${task.run_id} · ${task.phase}. ${task.phase_name}`))))
+        : null,
     );
   }
 

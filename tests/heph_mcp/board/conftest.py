@@ -23,6 +23,7 @@ class FixtureRun:
     markup: str  # queued, its title is markup
     failed: str
     agent_id: str
+    markup_title: str = XSS_TITLE
 
 
 async def _call(client, tool: str, args: dict) -> dict:

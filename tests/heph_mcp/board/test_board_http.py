@@ -108,7 +108,11 @@ async def test_agents_carry_their_guardian_note_and_the_run_its_steering(heph, f
     assert agent["guardian"]["state"] == "looping"
     assert agent["guardian"]["summary"] == "the same pytest failure four times"
     assert run["steers"][0]["text"] == "Stop retrying the same fix; read the traceback."
-    assert snapshot["queue"] == {"queued": 2, "blocked": 1, "running": 1, "done": 1, "failed": 1}
+    assert snapshot["queue"]["counts"] == {"queued": 2, "blocked": 1, "running": 1}
+    assert [t["id"] for t in snapshot["queue"]["next"]] == [
+        fixture_run.discovery,
+        fixture_run.markup,
+    ]
 
 
 async def test_memory_search_goes_through_the_memory_service(heph, fixture_run):
