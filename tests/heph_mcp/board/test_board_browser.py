@@ -111,4 +111,13 @@ async def test_the_board_shows_the_run_and_follows_a_task_live(heph, fixture_run
         assert await page.locator(column.format("queued", fixture_run.discovery)).count() == 0
 
         await page.screenshot(path=str(folder / "board.png"), full_page=True)
+
+        other = await heph.start_run(goal="the README lists the wrong flags")
+        option = f"#run-select option[value={other['run_id']}]"
+        await page.wait_for_selector(option, state="attached", timeout=SETTLE_MS)
+        # A new run does not take the view away from the run being watched...
+        assert await page.locator(column.format("done", fixture_run.done)).count() == 1
+        # ...the run picker switches to it.
+        await page.select_option("#run-select", other["run_id"])
+        await page.wait_for_selector(column.format("queued", other["task_id"]), timeout=SETTLE_MS)
     assert alerts == [] and errors == []
