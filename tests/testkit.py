@@ -101,7 +101,7 @@ class ServerProcess:
 
 
 @contextlib.asynccontextmanager
-async def serving_here(app: Any, lifespan: str = "off") -> AsyncIterator[str]:
+async def serving_here(app: Any) -> AsyncIterator[str]:
     """Serve the app under uvicorn on a free loopback port in the test's own event loop.
 
     For an app whose lifespan already runs (the `heph` fixture's), so the test can
@@ -110,9 +110,7 @@ async def serving_here(app: Any, lifespan: str = "off") -> AsyncIterator[str]:
     from heph_mcp.serve import HephServer
 
     port = free_port()
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", lifespan=lifespan
-    )
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     server = HephServer(config, app.state.stop_streams)
     serving = asyncio.create_task(server.serve())
     deadline = time.monotonic() + 10
