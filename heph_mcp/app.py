@@ -19,6 +19,8 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from heph_mcp import prompts, resources
+from heph_mcp.board import Board
+from heph_mcp.board.auth import redact_access_log
 from heph_mcp.identity import HephTokenVerifier
 from heph_mcp.memory import Memory
 from heph_mcp.notify import serve_subscriptions
@@ -57,9 +59,15 @@ def build_server(
     store: Store | None = None,
     memory: Memory | None = None,
     workflows: list[Workflow] | None = None,
+    runtime: Runtime | None = None,
 ) -> FastMCP:
-    """Build the MCP server; a given store or memory is used as is and left open at stop."""
-    runtime = Runtime(extra_workflows=list(workflows or []))
+    """Build the MCP server; a given store or memory is used as is and left open at stop.
+
+    `runtime` lets the caller reach the services once the server has started
+    (the board's routes do); by default the server keeps its own.
+    """
+    runtime = runtime or Runtime()
+    runtime.extra_workflows = list(workflows or [])
 
     @asynccontextmanager
     async def lifespan(_: FastMCP) -> AsyncIterator[dict[str, Any]]:
@@ -112,17 +120,26 @@ def build_app(
     memory: Any = None,
     workflows: list[Workflow] | None = None,
 ) -> Starlette:
-    """The HTTP app: MCP at /mcp, an unauthenticated /healthz, a request-size cap."""
-    mcp = build_server(settings, store=store, memory=memory, workflows=workflows)
+    """The HTTP app: MCP at /mcp, the board at / and /board/, an unauthenticated /healthz,
+    a request-size cap.
+
+    `app.state.stop_streams()` ends the board's event streams; call it when the
+    server begins to stop (serve.HephServer does), or uvicorn waits on them.
+    """
+    runtime = Runtime()
+    mcp = build_server(settings, store=store, memory=memory, workflows=workflows, runtime=runtime)
     mcp_app = mcp.http_app(path="/mcp")
+    board = Board(lambda: runtime.services, runtime.resolve)
+    redact_access_log()
 
     async def healthz(_: Request) -> JSONResponse:
         return JSONResponse({"ok": True, "name": "hephaestus"})
 
     app = Starlette(
-        routes=[Route("/healthz", healthz), Mount("/", app=mcp_app)],
+        routes=[Route("/healthz", healthz), *board.routes(), Mount("/", app=mcp_app)],
         lifespan=mcp_app.lifespan,
     )
+    app.state.stop_streams = board.streams.stop
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
     return app
 

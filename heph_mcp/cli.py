@@ -10,6 +10,7 @@ import shlex
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 import typer
 from rich.console import Console
@@ -17,11 +18,12 @@ from rich.live import Live
 from rich.logging import RichHandler
 
 from guardian.runner import run_guardian
+from heph_mcp.board import board_link
 from heph_mcp.cli_memory import memory_app
 from heph_mcp.cli_workflows import workflows_app
 from heph_mcp.client import HephCallError, HephClient
 from heph_mcp.identity import local_token
-from heph_mcp.serve import ServeError, serve
+from heph_mcp.serve import ServeError, running_url, serve
 from heph_mcp.settings import Settings, load_settings
 from heph_mcp.status_view import render_status
 from heph_mcp.up import up
@@ -47,6 +49,16 @@ Port = Annotated[int | None, typer.Option(help="Port (default 8000)")]
 
 def _settings(project: Path | None, host: str | None = None, port: int | None = None) -> Settings:
     return load_settings(project, host=host, port=port)
+
+
+def _running_settings(project: Path | None, host: str | None, port: int | None) -> Settings:
+    """Settings pointing at the project's running server (its real port) unless flags say."""
+    settings = _settings(project, host, port)
+    url = running_url(settings) if host is None and port is None else None
+    if url is None:
+        return settings
+    address = urlsplit(url)
+    return _settings(project, address.hostname, address.port)
 
 
 def mcp_add_line(settings: Settings) -> str:
@@ -195,12 +207,18 @@ def mcp_config_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print {url, headers} as JSON")] = False,
 ) -> None:
     """Print how an MCP host connects as the user (the `claude mcp add` line)."""
-    settings = _settings(project, host, port)
+    settings = _running_settings(project, host, port)
     if as_json:
         token = local_token(settings.secrets_dir, "user")
         print(json.dumps({"url": settings.url, "headers": {"Authorization": f"Bearer {token}"}}))
     else:
         print(mcp_add_line(settings))
+
+
+@app.command("board-link")
+def board_link_cmd(project: Project = None, host: Host = None, port: Port = None) -> None:
+    """Print the login link of the live board page (it holds your user token)."""
+    print(board_link(_running_settings(project, host, port)))
 
 
 @app.command("status")

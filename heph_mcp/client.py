@@ -21,7 +21,7 @@ from heph_mcp.app import build_app
 from heph_mcp.identity import local_token
 from heph_mcp.memory import Memory
 from heph_mcp.memory.embedder import Embedder
-from heph_mcp.serve import prepare, running_url
+from heph_mcp.serve import HephServer, prepare, running_url
 from heph_mcp.settings import Settings
 from phases import Workflow
 
@@ -123,14 +123,11 @@ class LocalServer:
         prepare(settings)
         self.settings = settings
         self.memory = Memory.open(settings, embedder=embedder) if embedder else None
+        app = build_app(settings, workflows=workflows, memory=self.memory)
         config = uvicorn.Config(
-            build_app(settings, workflows=workflows, memory=self.memory),
-            host=settings.host,
-            port=settings.port,
-            log_level="warning",
-            lifespan="on",
+            app, host=settings.host, port=settings.port, log_level="warning", lifespan="on"
         )
-        self._server = uvicorn.Server(config)
+        self._server = HephServer(config, app.state.stop_streams)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
 
     def __enter__(self) -> LocalServer:

@@ -11,7 +11,8 @@ import asyncio
 import json
 import os
 import socket
-from contextlib import suppress
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import uvicorn
@@ -91,9 +92,36 @@ def preflight(settings: Settings) -> None:
             raise ServeError(str(exc)) from None
 
 
-def serve(settings: Settings, workflows: list[Workflow] | None = None) -> None:
-    """Blocking: serve until interrupted."""
-    preflight(settings)
+class HephServer(uvicorn.Server):
+    """uvicorn waits for every open response before it stops, and the board's event
+    streams never end by themselves: tell them to end as shutdown begins."""
+
+    def __init__(
+        self, config: uvicorn.Config, on_shutdown: Callable[[], None], own_signals: bool = True
+    ):
+        super().__init__(config)
+        self._on_shutdown = on_shutdown
+        self._own_signals = own_signals
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """`heph up` handles signals itself: it stops its helpers (MCP clients of this very
+        server) before the server, or they would fail mid-call against a closed port."""
+        if not self._own_signals:
+            yield
+            return
+        with super().capture_signals():
+            yield
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self._on_shutdown()
+        await super().shutdown(sockets)
+
+
+def http_server(
+    settings: Settings, workflows: list[Workflow] | None = None, *, own_signals: bool = True
+) -> HephServer:
+    """The whole app under uvicorn on the configured address."""
     app = build_app(settings, workflows=workflows)
     config = uvicorn.Config(
         app,
@@ -102,9 +130,16 @@ def serve(settings: Settings, workflows: list[Workflow] | None = None) -> None:
         log_level=settings.log_level.lower(),
         lifespan="on",
     )
+    return HephServer(config, app.state.stop_streams, own_signals)
+
+
+def serve(settings: Settings, workflows: list[Workflow] | None = None) -> None:
+    """Blocking: serve until interrupted."""
+    preflight(settings)
+    server = http_server(settings, workflows)
     write_server_file(settings)
     try:
-        uvicorn.Server(config).run()
+        server.run()
     finally:
         with suppress(FileNotFoundError):
             server_file(settings).unlink()

@@ -34,7 +34,7 @@ def render_status(status: dict[str, Any]) -> Group:
     runs = status.get("runs", [])
     if not runs:
         return Group(Text("No runs yet. Start one from your MCP client with start_workflow."))
-    parts: list[Any] = [_runs_table(runs)]
+    parts: list[Any] = [_runs_table(runs), _queue_table(runs)]
     for run_status in runs:
         parts.append(_tasks_table(run_status))
         if run_status["agents"]:
@@ -57,6 +57,42 @@ def _runs_table(runs: list[dict[str, Any]]) -> Table:
             if p["counts"]
         )
         table.add_row(run["id"], run["workflow"], run["status"], run["goal"][:60], phases)
+    return table
+
+
+QUEUE_ROWS = 10
+PRIORITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3}
+
+
+def _queue_table(runs: list[dict[str, Any]]) -> Table | Text:
+    """Queued tasks of active runs, highest priority first (how launchers claim them)."""
+    waiting = [
+        (rs["run"]["id"], phase, task)
+        for rs in runs
+        if rs["run"]["status"] == "active"
+        for phase in rs["phases"]
+        for task in phase["tasks"]
+        if task["status"] in ("queued", "blocked")
+    ]
+    if not waiting:
+        return Text("Queue: empty", style="dim")
+    waiting.sort(key=lambda w: (w[2]["status"] != "queued", PRIORITY_ORDER[w[2]["priority"]]))
+    queued = sum(1 for w in waiting if w[2]["status"] == "queued")
+    title = f"Queue: {queued} queued, {len(waiting) - queued} blocked"
+    if len(waiting) > QUEUE_ROWS:
+        title += f" (first {QUEUE_ROWS} shown)"
+    table = Table(title=title, expand=True)
+    for column in ("run", "task", "status", "priority", "phase", "title"):
+        table.add_column(column)
+    for run_id, phase, task in waiting[:QUEUE_ROWS]:
+        table.add_row(
+            run_id,
+            task["id"],
+            Text(task["status"], style=STATUS_STYLE.get(task["status"], "")),
+            task["priority"],
+            f"{phase['phase']} {phase['name']}",
+            task["title"][:80],
+        )
     return table
 
 

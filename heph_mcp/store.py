@@ -35,6 +35,9 @@ class Store:
         self._writer = writer
         self._reader = reader
         self._lock = asyncio.Lock()
+        # Bumped at every commit: a free "something changed" signal for live views
+        # (the board's event stream), which then reread through the services.
+        self.changes = 0
 
     @classmethod
     async def open(cls, path: Path) -> Store:
@@ -80,6 +83,7 @@ class Store:
                 await self._writer.rollback()
                 raise
             await self._writer.commit()
+            self.changes += 1
 
     async def fetchall(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
         # One call on the reader's thread: a cursor left open between execute and

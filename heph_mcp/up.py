@@ -10,14 +10,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import sys
 import time
-from collections.abc import Iterator
 
 import uvicorn
 
 from guardian.runner import run_guardian
-from heph_mcp.app import build_app
-from heph_mcp.serve import preflight, server_file, write_server_file
+from heph_mcp.board import board_link
+from heph_mcp.serve import http_server, preflight, server_file, write_server_file
 from heph_mcp.settings import Settings
 from launcher.runner import preflight as launcher_preflight
 from launcher.runner import run_launcher
@@ -33,24 +33,8 @@ def up(settings: Settings, workflows: list[Workflow] | None = None) -> None:
     asyncio.run(_up(settings, workflows))
 
 
-class _Server(uvicorn.Server):
-    """uvicorn without its own signal handling: `heph up` must stop its helpers (MCP clients
-    of this very server) before the server, or they fail mid-call against a closed port."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
 async def _up(settings: Settings, workflows: list[Workflow] | None) -> None:
-    config = uvicorn.Config(
-        build_app(settings, workflows=workflows),
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level.lower(),
-        lifespan="on",
-    )
-    server = _Server(config)
+    server = http_server(settings, workflows, own_signals=False)
     serving = asyncio.create_task(server.serve())
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -59,6 +43,7 @@ async def _up(settings: Settings, workflows: list[Workflow] | None) -> None:
     try:
         await _started(server, serving)
         write_server_file(settings)
+        _print_board_link(settings)
         await _run_helpers(settings, stop, serving)
     finally:
         server.should_exit = True
@@ -83,6 +68,14 @@ async def _run_helpers(
     for helper in helpers:
         if helper.done() and not helper.cancelled() and helper.exception() is not None:
             raise helper.exception()  # type: ignore[misc]
+
+
+def _print_board_link(settings: Settings) -> None:
+    """The login link holds the user token: shown on a terminal, never into a log file."""
+    if sys.stdout.isatty():
+        print(f"Board (live view of the swarm): {board_link(settings)}", flush=True)
+    else:
+        print("Board (live view of the swarm): `heph board-link` prints its login link", flush=True)
 
 
 async def _started(server: uvicorn.Server, serving: asyncio.Task[None]) -> None:

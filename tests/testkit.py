@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -13,7 +14,7 @@ import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +90,31 @@ class ServerProcess:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+
+@contextlib.asynccontextmanager
+async def serving_here(app: Any) -> AsyncIterator[str]:
+    """Serve the app under uvicorn on a free loopback port in the test's own event loop.
+
+    For an app whose lifespan already runs (the `heph` fixture's), so the test can
+    reach the same server in process and over real HTTP. Yields the origin URL.
+    """
+    from heph_mcp.serve import HephServer
+
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    server = HephServer(config, app.state.stop_streams)
+    serving = asyncio.create_task(server.serve())
+    deadline = time.monotonic() + 10
+    while not server.started:  # bounded wait for the socket
+        if serving.done() or time.monotonic() > deadline:
+            raise RuntimeError(f"uvicorn on port {port} did not start")
+        await asyncio.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(serving, timeout=10)
 
 
 @contextlib.contextmanager

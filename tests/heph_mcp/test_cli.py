@@ -42,6 +42,13 @@ def test_mcp_config_json_prints_url_and_headers(tmp_path):
     assert data["headers"]["Authorization"].startswith("Bearer heph_user_")
 
 
+def test_board_link_prints_the_login_link_of_the_board(tmp_path):
+    result = runner.invoke(app, ["board-link", "--project", str(tmp_path), "--port", "8123"])
+    token = local_token(tmp_path / ".hephaestus" / "secrets", "user")
+    assert result.exit_code == 0
+    assert result.stdout.strip() == f"http://127.0.0.1:8123/?token={token}"
+
+
 def test_serve_on_a_busy_port_names_the_cause_and_the_fix(tmp_path):
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))

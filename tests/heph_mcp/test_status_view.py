@@ -28,3 +28,25 @@ async def test_the_status_view_shows_agents_with_their_guardian_state_and_recent
     assert "the same pytest failure four times" in text
     assert "Recent steering" in text and "Stop retrying the same fix." in text
     assert "pending" in text
+
+
+async def test_the_status_view_lists_the_queue_highest_priority_first(heph):
+    started = await heph.start_run(goal="the parser crashes on empty input")
+    await heph.launch_agent()  # the first task is running: not in the queue
+    async with heph.user() as user:
+        for title, priority in (
+            ("Document the tokenizer's buffer contract", "low"),
+            ("Add a fuzz target for the command parser", "critical"),
+        ):
+            await user.call_tool(
+                "create_task",
+                {"run": started["run_id"], "phase": "fix", "title": title,
+                 "description": title, "priority": priority},
+            )  # fmt: skip
+        status = await user.call_tool("workflow_status", {})
+    console = Console(record=True, width=200)
+    console.print(render_status(status.structured_content))
+    text = console.export_text()
+    assert "Queue: 2 queued, 0 blocked" in text
+    queue = text[text.index("Queue: 2 queued") : text.index("Tasks of")]
+    assert queue.index("fuzz target") < queue.index("buffer contract")

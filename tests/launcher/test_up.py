@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
+import time
 import uuid
 
+import httpx
 from swarmkit import AGENT, SCRIPTED, scripted
 
 from heph_mcp.client import HephClient, all_tasks_finished
@@ -19,7 +22,19 @@ async def test_heph_up_runs_a_workflow_to_completion_with_its_own_launcher(proje
     extra = ["--agent-cli", "custom", "--agent-command", command, "--tmux-socket", socket]
     up = ServerProcess(project, command="up", extra=extra).start(timeout=120)
     try:
-        client = HephClient(up.url, local_token(project / ".hephaestus" / "secrets", "user"))
+        token = local_token(project / ".hephaestus" / "secrets", "user")
+        deadline = time.monotonic() + 10  # printed just after the server answers
+        while "`heph board-link` prints its login link" not in up.log.read_text():
+            assert time.monotonic() < deadline, up.log.read_text()[-2000:]
+            await asyncio.sleep(0.05)
+        link = subprocess.run(
+            [sys.executable, "-m", "heph_mcp.cli", "board-link", "--project", str(project)],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()  # fmt: skip
+        assert link == f"http://127.0.0.1:{up.port}/?token={token}"
+        login = httpx.get(link)
+        assert login.status_code == 303 and login.headers["location"] == "/"
+        client = HephClient(up.url, token)
         async with client:
             await client.register_workflow(SCRIPTED)
             goal = scripted("Write the hello file.", {"write": "hello.txt", "text": "hi\n"})

@@ -1,0 +1,124 @@
+"""The board's HTTP routes: the page at `/`, its JSON API and event stream under `/board/`.
+
+Every route is GET (the board is read-only) and reads through the service
+layer. The page and its scripts come from `static/` inside the package.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import (
+    FileResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from heph_mcp.board.auth import COOKIE, NO_STORE, Resolve, authorize, request_token
+from heph_mcp.board.snapshot import build_snapshot
+from heph_mcp.board.sse import Streams, snapshot_events
+from heph_mcp.errors import HephError
+from heph_mcp.records import Principal
+from heph_mcp.services import Services
+
+STATIC = Path(__file__).parent / "static"
+PAGE_HEADERS = {
+    **NO_STORE,
+    # Only our own files run: a task title that smuggles markup can never load a script.
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:;"
+        " connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none';"
+        " form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+MEMORY_LIMIT = 20
+
+
+class Board:
+    """The board's routes, bound to a server's services once they exist."""
+
+    def __init__(self, services: Callable[[], Services | None], resolve: Resolve):
+        self._services = services
+        self._resolve = resolve
+        self.streams = Streams()
+
+    def routes(self) -> list[BaseRoute]:
+        return [
+            Route("/", self.page, methods=["GET"]),
+            Route("/board/api/snapshot", self.snapshot, methods=["GET"]),
+            Route("/board/api/memories", self.memories, methods=["GET"]),
+            Route("/board/events", self.events, methods=["GET"]),
+            Mount("/board/static", app=StaticFiles(directory=STATIC), name="board-static"),
+        ]
+
+    async def page(self, request: Request) -> Response:
+        link_token = request.query_params.get("token")
+        if link_token is not None:
+            return await self._login(link_token)
+        caller = await authorize(self._resolve, request_token(request))
+        if not isinstance(caller, Principal):
+            return caller
+        return FileResponse(STATIC / "index.html", headers=PAGE_HEADERS)
+
+    async def _login(self, token: str) -> Response:
+        """The login link: trade the token in the URL for a cookie, then drop it from the URL."""
+        caller = await authorize(self._resolve, token)
+        if not isinstance(caller, Principal):
+            return caller
+        response = RedirectResponse("/", status_code=303, headers=PAGE_HEADERS)
+        response.set_cookie(COOKIE, token, httponly=True, samesite="strict", path="/")
+        return response
+
+    async def snapshot(self, request: Request) -> Response:
+        services = await self._user_services(request)
+        if isinstance(services, Response):
+            return services
+        return JSONResponse(await build_snapshot(services), headers=NO_STORE)
+
+    async def memories(self, request: Request) -> Response:
+        caller = await authorize(self._resolve, request_token(request))
+        if not isinstance(caller, Principal):
+            return caller
+        services = self._services()
+        if services is None:
+            return _starting()
+        query = request.query_params.get("q", "")
+        run = request.query_params.get("run") or None
+        try:
+            hits = await services.memories.find(caller, query, limit=MEMORY_LIMIT, run=run)
+        except HephError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400, headers=NO_STORE)
+        return JSONResponse({"hits": [h.model_dump() for h in hits]}, headers=NO_STORE)
+
+    async def events(self, request: Request) -> Response:
+        services = await self._user_services(request)
+        if isinstance(services, Response):
+            return services
+        store = services.store
+        stream = snapshot_events(
+            lambda: build_snapshot(services), lambda: store.changes, self.streams
+        )
+        return StreamingResponse(
+            stream,
+            media_type="text/event-stream",
+            headers={**NO_STORE, "X-Accel-Buffering": "no"},
+        )
+
+    async def _user_services(self, request: Request) -> Services | Response:
+        caller = await authorize(self._resolve, request_token(request))
+        if not isinstance(caller, Principal):
+            return caller
+        return self._services() or _starting()
+
+
+def _starting() -> Response:
+    return PlainTextResponse("the server is still starting; retry in a moment\n", status_code=503)
