@@ -106,9 +106,8 @@ def up_cmd(
     settings = _launcher_settings(
         project, agent_cli, agent_command, slots, tmux_socket, host=host, port=port
     )
-    _banner(settings)
     _logging(settings)
-    _guarded(lambda: up(settings))
+    _guarded(lambda: up(settings, on_ready=lambda: _banner(settings)))
 
 
 @app.command("launcher")

@@ -12,6 +12,7 @@ import contextlib
 import signal
 import sys
 import time
+from collections.abc import Callable
 
 import uvicorn
 
@@ -26,10 +27,20 @@ from phases import Workflow
 SHUTDOWN_SECONDS = 30.0
 
 
-def up(settings: Settings, workflows: list[Workflow] | None = None) -> None:
-    """Blocking: check everything first (each failure names its fix), then run both."""
-    preflight(settings)
+def up(
+    settings: Settings,
+    workflows: list[Workflow] | None = None,
+    on_ready: Callable[[], None] | None = None,
+) -> None:
+    """Blocking: check everything first (each failure names its fix), then run both.
+
+    The project is checked before anything is written into it; `on_ready` (the banner)
+    runs once every check has passed.
+    """
     launcher_preflight(settings)
+    preflight(settings)
+    if on_ready is not None:
+        on_ready()
     asyncio.run(_up(settings, workflows))
 
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
+import subprocess
+from pathlib import Path
 
 from claude_config.templates import cli_template
 from heph_mcp.client import HephClient
@@ -37,6 +40,26 @@ def check_agent_cli(settings: Settings) -> None:
         hint = INSTALL_HINTS.get(program, "install it or fix --agent-command")
         raise LauncherError(
             f"agent CLI {program!r} not found on PATH: {hint} (or choose another with --agent-cli)"
+        )
+    check_claude_login(program)
+
+
+def check_claude_login(program: str) -> None:
+    """A Claude Code that is not logged in sits at its login screen: every agent would
+    fail its start timeout. `claude auth status` says so at once (API keys count)."""
+    if Path(program).name != "claude":
+        return
+    try:
+        done = subprocess.run(
+            [program, "auth", "status"], capture_output=True, text=True, timeout=60
+        )
+        status = json.loads(done.stdout)
+    except (OSError, subprocess.TimeoutExpired, json.JSONDecodeError):
+        return  # an older CLI without `auth status`: the start timeout will tell
+    if status.get("loggedIn") is False:
+        raise LauncherError(
+            "Claude Code is not logged in: run `claude` once and log in (or `claude auth"
+            " login`), or set ANTHROPIC_API_KEY for the agents"
         )
 
 
