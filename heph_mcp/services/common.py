@@ -9,9 +9,16 @@ from typing import Any
 
 import aiosqlite
 
-from heph_mcp.errors import NotFound
-from heph_mcp.records import OPEN_STATUSES, SUMMARY_COLUMNS, RelatedTask, Task, TaskSummary
-from heph_mcp.store import Store
+from heph_mcp.errors import Conflict, Forbidden, InvalidRequest, NotFound
+from heph_mcp.records import (
+    OPEN_STATUSES,
+    SUMMARY_COLUMNS,
+    Principal,
+    RelatedTask,
+    Task,
+    TaskSummary,
+)
+from heph_mcp.store import Store, query_one
 from phases import Workflow
 
 
@@ -27,6 +34,27 @@ def task_branch(run_id: str, task_id: str) -> str:
     """`heph/<run>-<task>`: git cannot hold `heph/<run>/<task>` beside the run's `heph/<run>`
     (a ref name cannot be both a branch and a folder of branches)."""
     return f"heph/{run_id}-{task_id}"
+
+
+def target_run(principal: Principal, run: str | None, what: str) -> str:
+    """The run a call acts on: an agent's own (an argument may only repeat it), or the
+    one a user names. `what` completes "agents ... only in their own run"."""
+    if principal.role == "agent":
+        if run not in (None, principal.run_id):
+            raise Forbidden(f"agents {what} only in their own run ({principal.run_id}); omit `run`")
+        return str(principal.run_id)
+    if run is None:
+        raise InvalidRequest("`run` is required: name the run")
+    return run
+
+
+async def require_active_run(db: aiosqlite.Connection, run_id: str, adding: str) -> None:
+    """Checked inside the write transaction, so a concurrent cancel cannot slip between."""
+    row = await query_one(db, "SELECT status FROM runs WHERE id = ?", (run_id,))
+    if row is None:
+        raise NotFound(f"no run {run_id!r}; workflow_status lists the runs")
+    if row["status"] != "active":
+        raise Conflict(f"run {run_id} is {row['status']}; no new {adding} can be added")
 
 
 async def record_event(

@@ -13,10 +13,18 @@ from typing import Any
 
 import aiosqlite
 
-from heph_mcp.errors import Conflict, Forbidden, InvalidRequest, NotFound
+from heph_mcp.errors import Conflict, InvalidRequest, NotFound
 from heph_mcp.notify import Notifier
 from heph_mcp.records import Principal, Result
-from heph_mcp.services.common import RunWorkflows, close_run, new_id, now, record_event
+from heph_mcp.services.common import (
+    RunWorkflows,
+    close_run,
+    new_id,
+    now,
+    record_event,
+    require_active_run,
+    target_run,
+)
 from heph_mcp.services.guidance import queue_guidance
 from heph_mcp.services.reviews import result_validation_task
 from heph_mcp.services.tasks import TaskService
@@ -33,7 +41,7 @@ class ResultService:
         self, principal: Principal, markdown: str, evidence: list[str], run: str | None
     ) -> Result:
         """Store the result and queue its validator; one result is checked at a time."""
-        run_id = self._target_run(principal, run)
+        run_id = target_run(principal, run, "submit results")
         workflow = await self._workflows.get(run_id)
         if not workflow.config.has_result:
             raise InvalidRequest(
@@ -111,22 +119,8 @@ class ResultService:
         return f"result rejected ({told}); a fixed result may be submitted again"
 
     @staticmethod
-    def _target_run(principal: Principal, run: str | None) -> str:
-        if principal.role == "agent":
-            if run not in (None, principal.run_id):
-                raise Forbidden(f"agents submit results for their own run ({principal.run_id})")
-            return str(principal.run_id)
-        if run is None:
-            raise InvalidRequest("`run` is required: name the run the result answers")
-        return run
-
-    @staticmethod
     async def _require_open(db: aiosqlite.Connection, run_id: str) -> None:
-        run = await query_one(db, "SELECT status FROM runs WHERE id = ?", (run_id,))
-        if run is None:
-            raise NotFound(f"no run {run_id!r}; workflow_status lists the runs")
-        if run["status"] != "active":
-            raise Conflict(f"run {run_id} is {run['status']}; it takes no more results")
+        await require_active_run(db, run_id, "results")
         pending = await query_one(
             db, "SELECT id FROM results WHERE run_id = ? AND status = 'pending'", (run_id,)
         )

@@ -21,7 +21,15 @@ from heph_mcp.services.blocking import (
     resolve_when_work_done,
     task_ticket_blockers,
 )
-from heph_mcp.services.common import RunWorkflows, TaskReader, new_id, now, record_event
+from heph_mcp.services.common import (
+    RunWorkflows,
+    TaskReader,
+    new_id,
+    now,
+    record_event,
+    require_active_run,
+    target_run,
+)
 from heph_mcp.services.dedup import TaskDeduper
 from heph_mcp.services.reviews import validation_task
 from heph_mcp.store import Store, query_all, query_one
@@ -63,7 +71,7 @@ class TaskService:
     ) -> Task:
         if not title.strip() or not description.strip():
             raise InvalidRequest("title and description must not be blank")
-        run_id = self._target_run(principal, run)
+        run_id = target_run(principal, run, "create tasks")
         phase_id = await self._phase_id(run_id, phase)
         if ticket_id is not None:
             require_tickets(await self._workflows.get(run_id), run_id)
@@ -108,7 +116,7 @@ class TaskService:
     async def _store_new(self, principal: Principal, task: Task) -> None:
         ts = now()
         async with self._store.transaction() as db:
-            await self._require_active(db, task.run_id)
+            await require_active_run(db, task.run_id, "tasks")
             blockers = await self._unfinished_dependencies(db, task.run_id, task.depends_on)
             if task.ticket_id is not None:
                 blockers += await task_ticket_blockers(db, task.run_id, task.ticket_id)
@@ -264,26 +272,6 @@ class TaskService:
             db, "hephaestus", "task_created", run_id=check.run_id, task_id=check.id,
             phase=check.phase, status="queued", validates=work["id"],
         )  # fmt: skip
-
-    def _target_run(self, principal: Principal, run: str | None) -> str:
-        if principal.role == "agent":
-            if run not in (None, principal.run_id):
-                raise Forbidden(
-                    f"agents create tasks only in their own run ({principal.run_id}); omit `run`"
-                )
-            return principal.run_id  # type: ignore[return-value]
-        if run is None:
-            raise InvalidRequest("`run` is required: name the run to add the task to")
-        return run
-
-    @staticmethod
-    async def _require_active(db: aiosqlite.Connection, run_id: str) -> None:
-        """Checked inside the write transaction, so a concurrent cancel cannot slip between."""
-        row = await query_one(db, "SELECT status FROM runs WHERE id = ?", (run_id,))
-        if row is None:
-            raise NotFound(f"no run {run_id!r}; workflow_status lists the runs")
-        if row["status"] != "active":
-            raise Conflict(f"run {run_id} is {row['status']}; no new tasks can be added")
 
     async def _phase_id(self, run_id: str, phase: int | str) -> int:
         workflow = await self._workflows.get(run_id)

@@ -14,7 +14,7 @@ from typing import Any
 
 import aiosqlite
 
-from heph_mcp.errors import Conflict, Forbidden, InvalidRequest
+from heph_mcp.errors import Conflict, InvalidRequest
 from heph_mcp.notify import Notifier
 from heph_mcp.records import PRIORITY_NAME, PRIORITY_VALUE, Principal
 from heph_mcp.services.blocking import (
@@ -25,7 +25,14 @@ from heph_mcp.services.blocking import (
     require_tickets,
     resolve_ticket,
 )
-from heph_mcp.services.common import RunWorkflows, new_id, now, record_event
+from heph_mcp.services.common import (
+    RunWorkflows,
+    new_id,
+    now,
+    record_event,
+    require_active_run,
+    target_run,
+)
 from heph_mcp.services.ticket_reader import OPEN_BLOCKERS, TicketReader, missing
 from heph_mcp.services.ticket_search import TicketSearch, ticket_text
 from heph_mcp.store import Store, query_all, query_one
@@ -67,7 +74,7 @@ class TicketService:
         run_id, workflow = await self._run(principal, run)
         ticket_id, ts, tags = new_id("tk"), now(), sorted(set(tags or []))
         async with self._store.transaction() as db:
-            await _require_active(db, run_id)
+            await require_active_run(db, run_id, "tickets")
             await self._check_blockers(db, run_id, ticket_id, sorted(set(blocked_by or [])))
             await db.execute(
                 "INSERT INTO tickets (id, run_id, title, description, type, priority, status,"
@@ -228,14 +235,7 @@ class TicketService:
 
     async def _run(self, principal: Principal, run: str | None) -> tuple[str, Workflow]:
         """The run a call acts on: an agent's own, or the one a user names."""
-        if principal.role == "agent":
-            if run not in (None, principal.run_id):
-                raise Forbidden(f"agents see only their own run ({principal.run_id}); omit `run`")
-            run_id = str(principal.run_id)
-        elif run is None:
-            raise InvalidRequest("`run` is required: name the run whose tickets you mean")
-        else:
-            run_id = run
+        run_id = target_run(principal, run, "see tickets")
         workflow = await self._workflows.get(run_id)
         require_tickets(workflow, run_id)
         return run_id, workflow
@@ -314,12 +314,6 @@ async def _row(db: aiosqlite.Connection, ticket_id: str) -> aiosqlite.Row:
     if row is None:
         raise missing(ticket_id)
     return row
-
-
-async def _require_active(db: aiosqlite.Connection, run_id: str) -> None:
-    row = await query_one(db, "SELECT status FROM runs WHERE id = ?", (run_id,))
-    if row is not None and row["status"] != "active":
-        raise Conflict(f"run {run_id} is {row['status']}; no new tickets can be added")
 
 
 async def _set_blockers(db: aiosqlite.Connection, ticket_id: str, blocked_by: list[str]) -> None:

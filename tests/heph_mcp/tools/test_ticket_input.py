@@ -127,8 +127,8 @@ async def test_an_agent_cannot_see_or_touch_another_runs_tickets(heph, agent):
         searched = await refused(client, "search_tickets", query="else", run=other)
         mine = await call(client, "list_tickets")
     assert all(f"no ticket {foreign!r}" in e for e in errors)
-    assert f"agents see only their own run ({agent.run_id})" in listed
-    assert f"agents see only their own run ({agent.run_id})" in searched
+    assert f"agents see tickets only in their own run ({agent.run_id})" in listed
+    assert f"agents see tickets only in their own run ({agent.run_id})" in searched
     assert mine["tickets"] == []
     assert heph.snapshot() == before
 
