@@ -5,7 +5,8 @@
 1. save_memory throughput (service layer: embed, dedup search, SQLite, Qdrant
    upsert) with 1 and 16 concurrent savers, against raw `model.encode` of the
    same texts in the same run and the same model thread (batches of 64: the best
-   the model can do here; and one text at a time).
+   the model can do here; and one text at a time), each path once per round,
+   interleaved, medians compared.
 2. find_memories latency p50/p99 (embed the query, search, read SQLite) with
    1k and 20k memories stored. The store is filled through the batch path
    (encode 64 at a time, one upsert per batch), not through save().
@@ -20,6 +21,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from statistics import median
 
 from rich.console import Console
 from rich.progress import Progress
@@ -140,6 +142,28 @@ async def raw_throughput(embedder: LocalEmbedder, corpus: list[str], batch: int)
     return len(corpus) / (time.perf_counter() - start)
 
 
+async def save_rounds(
+    embedder: LocalEmbedder, corpus: list[str], rounds: int, console: Console
+) -> dict[str, list[float]]:
+    """Every path once per round, interleaved, so a slow spell of this machine hits the
+    baseline and the measured paths alike (ratios use each path's median)."""
+    paths = {
+        "raw model.encode, batch 64": lambda: raw_throughput(embedder, corpus, 64),
+        "raw model.encode, batch 16 (16 savers' best case)": lambda: raw_throughput(
+            embedder, corpus, 16
+        ),
+        "raw model.encode, one at a time": lambda: raw_throughput(embedder, corpus[:100], 1),
+        "save_memory, 1 saver": lambda: save_throughput(embedder, corpus, 1),
+        "save_memory, 16 concurrent savers": lambda: save_throughput(embedder, corpus, 16),
+    }
+    rates: dict[str, list[float]] = {path: [] for path in paths}
+    for round_no in range(rounds):
+        for path, measure in paths.items():
+            with console.status(f"round {round_no + 1}/{rounds}: {path}"):
+                rates[path].append(await measure())
+    return rates
+
+
 async def fill(
     service: MemoryService, store: Store, memory: Memory, corpus: list[str], progress: Progress
 ) -> None:
@@ -184,28 +208,20 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--saves", type=int, default=400)
     parser.add_argument("--sizes", default="1000,20000")
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     console = Console()
     embedder = LocalEmbedder()
     await embedder.warm_up()
     corpus = texts(args.saves, seed=1)
-    raw = await raw_throughput(embedder, corpus, 64)
-    raw_16 = await raw_throughput(embedder, corpus, 16)
-    raw_single = await raw_throughput(embedder, corpus[:100], 1)
-    table = Table(title=f"save throughput, {len(corpus)} distinct memories")
-    for column in ("path", "memories/s", "vs raw encode (batch 64)"):
+    rates = await save_rounds(embedder, corpus, args.rounds, console)
+    raw = median(rates["raw model.encode, batch 64"])
+    table = Table(title=f"save throughput, {len(corpus)} memories, median of {args.rounds} rounds")
+    for column in ("path", "memories/s (each round)", "median", "vs raw encode (batch 64)"):
         table.add_column(column, justify="right")
-    table.add_row("raw model.encode, batch 64", f"{raw:.0f}", "1.00")
-    table.add_row(
-        "raw model.encode, batch 16 (16 savers' best case)", f"{raw_16:.0f}", f"{raw_16 / raw:.2f}"
-    )
-    table.add_row("raw model.encode, one at a time", f"{raw_single:.0f}", f"{raw_single / raw:.2f}")
-    for savers in (1, 16):
-        with console.status(f"{savers} saver(s)..."):
-            rate = await save_throughput(embedder, corpus, savers)
-        table.add_row(
-            f"save_memory, {savers} concurrent saver(s)", f"{rate:.0f}", f"{rate / raw:.2f}"
-        )
+    for path, values in rates.items():
+        shown = ", ".join(f"{v:.0f}" for v in values)
+        table.add_row(path, shown, f"{median(values):.0f}", f"{median(values) / raw:.2f}")
     console.print(table)
     queries = [
         f"which module {rng}"

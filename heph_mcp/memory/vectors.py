@@ -6,6 +6,7 @@ model change is repaired by re-embedding from SQLite (`heph memory reindex`).
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +54,25 @@ def open_qdrant(path: Path | None, url: str | None, api_key: str | None) -> Asyn
         raise
 
 
+def local_storage(client: AsyncQdrantClient, collection: str) -> sqlite3.Connection | None:
+    """The SQLite file embedded Qdrant keeps a collection's points in (None for a server)."""
+    collections = getattr(getattr(client, "_client", None), "collections", None)
+    found = collections.get(collection) if isinstance(collections, dict) else None
+    connection = getattr(getattr(found, "storage", None), "storage", None)
+    return connection if isinstance(connection, sqlite3.Connection) else None
+
+
+def relax_local_sync(client: AsyncQdrantClient, collection: str) -> None:
+    """Embedded Qdrant commits every point on its own, each commit a disk sync: an upsert of
+    16 memories cost 16 syncs, more than searching for their duplicates. Its file gets the
+    durability of our own database instead (WAL, synchronous=NORMAL): nothing is lost when
+    the process dies, and SQLite stays the source `heph memory reindex` rebuilds from."""
+    connection = local_storage(client, collection)
+    if connection is not None:
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=NORMAL")
+
+
 class VectorIndex:
     """One collection; its model name is recorded beside it so a change is caught."""
 
@@ -64,13 +84,16 @@ class VectorIndex:
         if not await self.client.collection_exists(self.collection):
             await self.client.create_collection(
                 self.collection,
-                vectors_config=models.VectorParams(size=dim, distance=models.Distance.COSINE),
+                # Both embedders return unit vectors, so a dot product is their cosine; and
+                # embedded Qdrant's cosine re-normalises every stored vector at every query.
+                vectors_config=models.VectorParams(size=dim, distance=models.Distance.DOT),
                 metadata={"model": model},
             )
-            return
-        _require_same(
-            self.collection, await self.client.get_collection(self.collection), model, dim
-        )
+        else:
+            _require_same(
+                self.collection, await self.client.get_collection(self.collection), model, dim
+            )
+        relax_local_sync(self.client, self.collection)
 
     async def check_model(self, model: str) -> None:
         """Cheap start-up check (no model load): the collection was built with `model`."""
@@ -91,7 +114,7 @@ class VectorIndex:
     ) -> list[Hit]:
         response = await self.client.query_points(
             self.collection,
-            query=vector.tolist(),
+            query=vector,  # an array: embedded Qdrant deep-copies a list float by float
             query_filter=_filter(must),
             limit=limit,
             score_threshold=threshold,

@@ -15,6 +15,7 @@ from heph_mcp.memory.vectors import (
     IndexMismatch,
     ScopedIndex,
     VectorIndex,
+    local_storage,
     open_qdrant,
 )
 from heph_mcp.serve import ServeError, preflight
@@ -95,3 +96,21 @@ def test_a_model_change_stops_the_server_at_start_and_reindex_fixes_it(tmp_path,
     assert result.exit_code == 0, result.output
     assert "reindexed 1 memories and 1 tasks" in result.stdout
     preflight(settings)
+
+
+async def test_embedded_points_are_stored_with_the_durability_of_our_own_database(tmp_path):
+    """One sync per point made upserts the slowest part of a save (see relax_local_sync)."""
+    client = open_qdrant(tmp_path / "q", None, None)
+    await VectorIndex(client, "fresh").ensure(4, "m")
+    await client.close()
+    client = open_qdrant(tmp_path / "q", None, None)  # reopened: the setting is per connection
+    index = VectorIndex(client, "fresh")
+    await index.ensure(4, "m")
+    await index.upsert(["k1"], np.asarray([[1.0, 0, 0, 0]], dtype=np.float32), [{}])
+    storage = local_storage(client, "fresh")
+    assert storage is not None
+    assert storage.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert storage.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+    hits = await index.search(np.asarray([1.0, 0, 0, 0], dtype=np.float32), {}, 1)
+    assert [(h.id, round(h.score, 4)) for h in hits] == [("k1", 1.0)]
+    await client.close()
