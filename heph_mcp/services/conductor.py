@@ -20,6 +20,9 @@ from heph_mcp.services.tasks import TaskService
 from heph_mcp.store import Store, query_one
 
 DIAGNOSTIC_TITLE = "Diagnose why the run stopped and decide what comes next"
+# Statuses that move by themselves; `blocked` waits on others, so a run whose open work
+# is all blocked has stopped as surely as one with nothing open.
+MOVING = tuple(s for s in OPEN_STATUSES if s != "blocked")
 
 
 class Overlap(BaseModel):
@@ -76,7 +79,8 @@ class ConductorService:
         return found
 
     async def cancel_task(self, principal: Principal, task_id: str, reason: str) -> Task:
-        """Cancel one open task (the later of two duplicates); its launcher ends the session."""
+        """Cancel one open task (the later of two duplicates) and any open check of its work;
+        their launcher ends the sessions."""
         marks = ",".join("?" * len(OPEN_STATUSES))
         async with self._store.transaction() as db:
             cursor = await db.execute(
@@ -84,6 +88,12 @@ class ConductorService:
                 f" finished_at = ? WHERE id = ? AND status IN ({marks})",
                 (reason, now(), now(), task_id, *OPEN_STATUSES),
             )
+            await db.execute(
+                "UPDATE tasks SET status = 'cancelled', failure_reason = ?, updated_at = ?,"
+                f" finished_at = ? WHERE validates = ? AND status IN ({marks})",
+                (f"the task it checks was cancelled: {reason}", now(), now(), task_id,
+                 *OPEN_STATUSES),
+            )  # fmt: skip
             if cursor.rowcount == 0:
                 row = await query_one(db, "SELECT status FROM tasks WHERE id = ?", (task_id,))
                 if row is None:
@@ -98,14 +108,14 @@ class ConductorService:
         return await self._tasks.reader.one(task_id)
 
     async def diagnose_stalled(self, principal: Principal) -> list[Task]:
-        """One diagnostic phase-1 task for each active run with no open task left (once)."""
-        marks = ",".join("?" * len(OPEN_STATUSES))
+        """One diagnostic phase-1 task for each active run where nothing can move (once)."""
+        marks = ",".join("?" * len(MOVING))
         rows = await self._store.fetchall(
             "SELECT r.id, r.goal FROM runs r WHERE r.status = 'active'"
             " AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.run_id = r.id"
             f"  AND t.status IN ({marks}))"
             " AND NOT EXISTS (SELECT 1 FROM tasks d WHERE d.run_id = r.id AND d.title = ?)",
-            (*OPEN_STATUSES, DIAGNOSTIC_TITLE),
+            (*MOVING, DIAGNOSTIC_TITLE),
         )
         created = []
         for row in rows:
@@ -116,8 +126,10 @@ class ConductorService:
                         f"Nothing is queued or running in this run any more, and it has no "
                         f"result. Goal: {row['goal']}\nRead the finished tasks (get_tasks, "
                         "get_task) and the shared memory, decide whether the goal is met, and "
-                        "create the tasks that are still missing in the right phases. If the "
-                        "goal is met, say so in your summary and create nothing."
+                        "create the tasks that are still missing in the right phases. Tasks "
+                        "still `blocked` wait on work that failed or on tickets nobody works "
+                        "on: create that work, or resolve the tickets if they no longer "
+                        "matter. If the goal is met, say so in your summary and create nothing."
                     ),
                     check_duplicates=False,
                 )

@@ -46,3 +46,40 @@ async def test_a_run_with_nothing_left_open_gets_one_diagnostic_task_once(heph):
     assert [(t["title"], t["phase"], t["run_id"]) for t in first] == [
         (DIAGNOSTIC_TITLE, 1, started["run_id"])
     ]
+
+
+async def test_a_run_whose_open_work_is_all_blocked_counts_as_stalled(heph):
+    started = await heph.start_run()
+    run = started["run_id"]
+    agent = await heph.launch_agent()
+    async with heph.user() as user:
+        waiting = await _call(
+            user, "create_task", run=run, phase=2, title="Fix it after the repro",
+            description="needs the reproduction first", depends_on=[agent.task_id],
+        )  # fmt: skip
+    async with heph.client(agent.token) as client:
+        await _call(client, "update_task_status", status="failed", summary="cannot reproduce")
+    async with heph.ops() as ops:
+        created = (await _call(ops, "diagnose_stalled_runs"))["created"]
+    assert waiting["status"] == "blocked"
+    assert [t["title"] for t in created] == [DIAGNOSTIC_TITLE]
+    assert "still `blocked`" in created[0]["description"]
+
+
+async def test_cancelling_a_task_cancels_the_open_check_of_its_work(heph):
+    await heph.start_run()  # bug_fix: its fix phase (2) is validated
+    first = await heph.launch_agent()
+    async with heph.client(first.token) as client:
+        await _call(client, "create_task", phase=2, title="Fix", description="guard the input")
+        await _call(client, "update_task_status", status="done", summary="reproduced")
+    fixer = await heph.launch_agent()
+    async with heph.client(fixer.token) as client:
+        await _call(client, "update_task_status", status="done", summary="guarded")
+    async with heph.ops() as ops:
+        await _call(ops, "cancel_task", task_id=fixer.task_id, reason="the user dropped it")
+    with heph.db() as db:
+        checks = db.execute("SELECT status, failure_reason FROM tasks WHERE validates = ?",
+                            (fixer.task_id,)).fetchall()  # fmt: skip
+    assert [(r[0], r[1]) for r in checks] == [
+        ("cancelled", "the task it checks was cancelled: the user dropped it")
+    ]
