@@ -29,22 +29,12 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
+from control_plane import WORKFLOW  # noqa: E402  (the same two-phase workflow)
 from swarmkit import make_project  # noqa: E402
 
 from heph_mcp.client import HephClient  # noqa: E402
 from heph_mcp.identity import local_token  # noqa: E402
 from testkit import ServerProcess  # noqa: E402
-
-WORKFLOW = {
-    "name": "bench",
-    "description": "benchmark",
-    "config": {"max_concurrent_agents": 64},
-    "phases": [
-        {"id": 1, "name": "look", "description": "look"},
-        {"id": 2, "name": "fix", "description": "fix"},
-        {"id": 3, "name": "check", "description": "check"},
-    ],
-}
 
 
 def ms(values: list[float], q: float) -> float:
@@ -67,7 +57,7 @@ async def fill(user: HephClient, tasks: int, progress: Progress) -> str:
     bar = progress.add_task(f"creating {tasks} tasks", total=tasks)
     for i in range(tasks):
         await user.call(
-            "create_task", run=run, phase=1 + i % 3, title=f"Task {i}: module {i * 7919 % 997}",
+            "create_task", run=run, phase=1 + i % 2, title=f"Task {i}: module {i * 7919 % 997}",
             description=f"Look into component {i} and report what it does ({i * 31 % 101}).",
         )  # fmt: skip
         progress.advance(bar)
