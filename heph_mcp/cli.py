@@ -165,13 +165,16 @@ def _launcher_settings(
 
 
 def _banner(settings: Settings) -> None:
-    """The connect line carries the user token: shown on a terminal, never into a log file."""
+    """The connect line and the board link carry the user token: shown on a terminal, never
+    into a log file."""
     console.print(f"[bold]Hephaestus[/] for {settings.project}")
     console.print(f"MCP endpoint: {settings.url}  (state in {settings.state_dir})")
     if console.is_terminal:
         console.print("Connect Claude Code with:\n  " + mcp_add_line(settings), soft_wrap=True)
+        console.print(f"Board (live view of the swarm): {board_link(settings)}", soft_wrap=True)
     else:
         console.print("Connect Claude Code with the line `heph mcp-config` prints.")
+        console.print("Board (live view of the swarm): `heph board-link` prints its login link")
 
 
 def _logging(settings: Settings) -> None:

@@ -10,14 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-import sys
 import time
 from collections.abc import Callable
 
 import uvicorn
 
 from guardian.runner import run_guardian
-from heph_mcp.board import board_link
 from heph_mcp.serve import http_server, preflight, server_file, write_server_file
 from heph_mcp.settings import Settings
 from launcher.runner import preflight as launcher_preflight
@@ -54,7 +52,6 @@ async def _up(settings: Settings, workflows: list[Workflow] | None) -> None:
     try:
         await _started(server, serving)
         write_server_file(settings)
-        _print_board_link(settings)
         await _run_helpers(settings, stop, serving)
     finally:
         server.should_exit = True
@@ -79,14 +76,6 @@ async def _run_helpers(
     for helper in helpers:
         if helper.done() and not helper.cancelled() and helper.exception() is not None:
             raise helper.exception()  # type: ignore[misc]
-
-
-def _print_board_link(settings: Settings) -> None:
-    """The login link holds the user token: shown on a terminal, never into a log file."""
-    if sys.stdout.isatty():
-        print(f"Board (live view of the swarm): {board_link(settings)}", flush=True)
-    else:
-        print("Board (live view of the swarm): `heph board-link` prints its login link", flush=True)
 
 
 async def _started(server: uvicorn.Server, serving: asyncio.Task[None]) -> None:
