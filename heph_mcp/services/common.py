@@ -44,7 +44,7 @@ def target_run(principal: Principal, run: str | None, what: str) -> str:
             raise Forbidden(f"agents {what} only in their own run ({principal.run_id}); omit `run`")
         return str(principal.run_id)
     if run is None:
-        raise InvalidRequest("`run` is required: name the run")
+        raise InvalidRequest(f"`run` is required: name the run to {what} in")
     return run
 
 
