@@ -91,36 +91,43 @@ def _replace(path: Path, change: Any) -> None:
     os.replace(tmp, path)
 
 
-def trust_folder(folder: Path, path: Path | None = None) -> None:
-    def accept(projects: dict[str, Any]) -> None:
-        entry = projects.setdefault(str(folder), {})
-        entry["hasTrustDialogAccepted"] = True
-        entry.setdefault("hasCompletedProjectOnboarding", True)
+def trust_folders(folders: list[Path], path: Path | None = None) -> None:
+    """Accept the trust dialog for these folders (and the API-key dialog) in one locked write:
+    every write holds the lock that running Claude Code sessions wait for."""
+    key = os.environ.get("ANTHROPIC_API_KEY")
 
-    target = path or claude_json_path()
-    _update(target, accept)
-    if os.environ.get("ANTHROPIC_API_KEY"):
-        approve_api_key(os.environ["ANTHROPIC_API_KEY"], target)
+    def accept(data: dict[str, Any]) -> None:
+        projects = data.setdefault("projects", {})
+        for folder in folders:
+            entry = projects.setdefault(str(folder), {})
+            entry["hasTrustDialogAccepted"] = True
+            entry.setdefault("hasCompletedProjectOnboarding", True)
+        if key:
+            _approve_api_key(data, key)
+
+    _rewrite(path or claude_json_path(), accept)
 
 
-def approve_api_key(key: str, path: Path) -> None:
+def _approve_api_key(data: dict[str, Any], key: str) -> None:
     """Answer Claude Code's "use this API key?" dialog as the user would have.
 
     Interactive Claude Code asks once per key and records the answer by the
     key's last 20 characters (never the whole key); an unanswered dialog
     would block every launched agent at start.
     """
-
-    def approve(data: dict[str, Any]) -> None:
-        responses = data.setdefault("customApiKeyResponses", {"approved": [], "rejected": []})
-        approved = responses.setdefault("approved", [])
-        if key[-20:] not in approved:
-            approved.append(key[-20:])
-
-    _rewrite(path, approve)
+    responses = data.setdefault("customApiKeyResponses", {"approved": [], "rejected": []})
+    approved = responses.setdefault("approved", [])
+    if key[-20:] not in approved:
+        approved.append(key[-20:])
 
 
-def forget_folder(folder: Path, path: Path | None = None) -> None:
+def forget_folders(folders: list[Path], path: Path | None = None) -> None:
     target = path or claude_json_path()
-    if target.is_file() and str(folder) in json.loads(target.read_text()).get("projects", {}):
-        _update(target, lambda projects: projects.pop(str(folder), None))
+    names = {str(folder) for folder in folders}
+
+    def forget(projects: dict[str, Any]) -> None:
+        for name in names:
+            projects.pop(name, None)
+
+    if target.is_file() and names & set(json.loads(target.read_text()).get("projects", {})):
+        _update(target, forget)

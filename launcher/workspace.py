@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from claude_config.templates import AgentLaunch, CliTemplate, claude_settings, mcp_config
-from claude_config.trust import ConfigLockTimeout, forget_folder, trust_folder
+from claude_config.trust import ConfigLockTimeout, forget_folders, trust_folders
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +44,7 @@ def prepare(template: CliTemplate, launch: AgentLaunch, brief: str) -> dict[str,
     )
     if template.trust == "claude":
         # Both folders the CLI opens: its worktree, and (--add-dir) this one with the brief.
-        trust_folder(launch.worktree)
-        trust_folder(launch.agent_dir)
+        trust_folders([launch.worktree, launch.agent_dir])
     return env
 
 
@@ -53,7 +52,6 @@ def remove(agent_dir: Path, worktree: Path) -> None:
     """Delete the agent's files (the token with them) and its trust entry."""
     shutil.rmtree(agent_dir, ignore_errors=True)
     try:
-        forget_folder(worktree)
-        forget_folder(agent_dir)
+        forget_folders([worktree, agent_dir])
     except ConfigLockTimeout as exc:  # a leftover trust entry is harmless; say so and go on
         log.warning("left trust entries for %s in place: %s", worktree.name, exc)

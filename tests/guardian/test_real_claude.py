@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from modelkit import ScriptedModel, last_user_text, model_server, text
 
-from claude_config.trust import trust_folder
+from claude_config.trust import trust_folders
 from guardian.llm_judges import ClaudeHeadlessJudge
 from guardian.observe import Observation, at_prompt
 from guardian.transcript import TranscriptCursor
@@ -81,7 +81,7 @@ def test_real_claude_code_starts_unblocked_in_a_trusted_worktree_and_its_idle_pr
     (home / ".claude.json").write_text(json.dumps({"hasCompletedOnboarding": True}))
     worktree = tmp_path / "worktree"
     worktree.mkdir()
-    trust_folder(worktree)  # what the launcher does, API-key dialog included
+    trust_folders([worktree])  # what the launcher does, API-key dialog included
     tmux = Tmux(f"heph-claude-{uuid.uuid4().hex[:8]}")
     env = {k: os.environ[k] for k in ("HOME", "ANTHROPIC_BASE_URL", "ANTHROPIC_API_KEY")}
     env |= {"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "DISABLE_AUTOUPDATER": "1"}

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from claude_config.templates import AgentLaunch, cli_template, render_argv
-from claude_config.trust import ConfigLockTimeout, config_lock, forget_folder, trust_folder
+from claude_config.trust import ConfigLockTimeout, config_lock, forget_folders, trust_folders
 from launcher import workspace
 from launcher.sessions import AgentSession, judge
 from launcher.tmux import PaneState
@@ -80,8 +80,8 @@ def test_the_agent_files_are_private_and_carry_the_token_only_in_the_mcp_config(
 def test_trusting_keeps_everything_else_in_the_claude_config(tmp_path):
     path = tmp_path / ".claude.json"
     path.write_text(json.dumps({"hasCompletedOnboarding": True, "projects": {"/x": {"a": 1}}}))
-    trust_folder(tmp_path / "wt", path)
-    forget_folder(tmp_path / "wt", path)
+    trust_folders([tmp_path / "wt"], path)
+    forget_folders([tmp_path / "wt"], path)
     assert json.loads(path.read_text()) == {
         "hasCompletedOnboarding": True,
         "projects": {"/x": {"a": 1}},
@@ -137,7 +137,7 @@ def test_trust_entries_survive_a_claude_code_session_rewriting_its_config(tmp_pa
     writer.start()
     try:
         for i in range(30):
-            trust_folder(tmp_path / f"wt{i}", path)
+            trust_folders([tmp_path / f"wt{i}"], path)
     finally:
         stop.set()
         writer.join(timeout=10)
@@ -151,7 +151,7 @@ def test_a_lock_left_by_a_dead_process_is_cleared_once_stale(tmp_path):
     lock.mkdir()
     old = time.time() - 60
     os.utime(lock, (old, old))
-    trust_folder(tmp_path / "wt", path)
+    trust_folders([tmp_path / "wt"], path)
     assert str(tmp_path / "wt") in json.loads(path.read_text())["projects"]
     assert not lock.exists()
 
