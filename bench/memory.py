@@ -3,10 +3,10 @@
     .venv/bin/python bench/memory.py [--saves 400] [--sizes 1000,20000]
 
 1. save_memory throughput (service layer: embed, dedup search, SQLite, Qdrant
-   upsert) with 1 and 16 concurrent savers, against raw `model.encode` of the
-   same texts in the same run and the same model thread (batches of 64: the best
-   the model can do here; and one text at a time), each path once per round,
-   interleaved, medians compared.
+   upsert) with 1 agent and 16 concurrent agents saving, against raw
+   `model.encode` of the same texts in the same model thread (batches of 64:
+   the best the model does here; and one text at a time, all a lone saver can
+   have), each run between two runs of its baseline (see `save_rounds`).
 2. find_memories latency p50/p99 (embed the query, search, read SQLite) with
    1k and 20k memories stored. The store is filled through the batch path
    (encode 64 at a time, one upsert per batch), not through save().
@@ -20,6 +20,7 @@ import random
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import median
 
@@ -84,7 +85,7 @@ ADVICE = [
 def texts(n: int, seed: int) -> list[str]:
     """Distinct, realistic memory texts (so none is merged as a near duplicate)."""
     rng = random.Random(seed)
-    out = set()
+    out: set[str] = set()
     while len(out) < n:
         out.add(
             f"{rng.choice(SUBJECTS).capitalize()} {rng.choice(FINDINGS)}, "
@@ -115,23 +116,21 @@ async def store_user_run(store: Store) -> None:
 
 
 async def save_throughput(embedder: LocalEmbedder, corpus: list[str], savers: int) -> float:
+    """Memories/s when `savers` agents save the corpus concurrently, each its next text."""
     with tempfile.TemporaryDirectory() as tmp:
         service, store, memory = await open_service(Path(tmp), embedder)
-        user = Principal(id="user", role="user")
         queue = list(corpus)
 
-        async def saver() -> None:
+        async def saver(agent: Principal) -> None:
             while queue:
-                await service.save(user, queue.pop(), "discovery", run="rbench")
+                await service.save(agent, queue.pop(), "discovery")
 
+        agents = [Principal(id=f"a{n}", role="agent", run_id="rbench") for n in range(savers)]
         start = time.perf_counter()
-        await asyncio.gather(*(saver() for _ in range(savers)))
+        await asyncio.gather(*(saver(agent) for agent in agents))
         elapsed = time.perf_counter() - start
-        merged = await store.fetchone("SELECT SUM(merged_count) FROM memories")
         await memory.close()
         await store.close()
-    if merged and merged[0]:
-        print(f"note: {merged[0]} saves merged as near duplicates")
     return len(corpus) / elapsed
 
 
@@ -142,26 +141,64 @@ async def raw_throughput(embedder: LocalEmbedder, corpus: list[str], batch: int)
     return len(corpus) / (time.perf_counter() - start)
 
 
+@dataclass
+class Rounds:
+    """Rates per path, one per round, and each round's ratio to its bracketing baseline."""
+
+    rates: dict[str, list[float]] = field(default_factory=dict)
+    ratios: dict[str, list[float]] = field(default_factory=dict)
+
+    def add(self, path: str, rate: float) -> float:
+        self.rates.setdefault(path, []).append(rate)
+        return rate
+
+
+RAW_64, RAW_1 = "raw model.encode, batch 64", "raw model.encode, one at a time"
+SAVE_16, SAVE_1 = "save_memory, 16 concurrent agents", "save_memory, 1 agent"
+COMPARED = (
+    (SAVE_16, RAW_64, "16 agents saving vs raw encode in batches of 64"),
+    (SAVE_1, RAW_1, "1 agent saving vs raw encode one text at a time"),
+    (SAVE_1, RAW_64, "1 agent saving vs raw encode in batches of 64"),
+)
+
+
 async def save_rounds(
     embedder: LocalEmbedder, corpus: list[str], rounds: int, console: Console
-) -> dict[str, list[float]]:
-    """Every path once per round, interleaved, so a slow spell of this machine hits the
-    baseline and the measured paths alike (ratios use each path's median)."""
-    paths = {
-        "raw model.encode, batch 64": lambda: raw_throughput(embedder, corpus, 64),
-        "raw model.encode, batch 16 (16 savers' best case)": lambda: raw_throughput(
-            embedder, corpus, 16
-        ),
-        "raw model.encode, one at a time": lambda: raw_throughput(embedder, corpus[:100], 1),
-        "save_memory, 1 saver": lambda: save_throughput(embedder, corpus, 1),
-        "save_memory, 16 concurrent savers": lambda: save_throughput(embedder, corpus, 16),
-    }
-    rates: dict[str, list[float]] = {path: [] for path in paths}
+) -> Rounds:
+    """Each saving path runs between two runs of its baseline, and its round's ratio divides
+    by their mean: this machine's speed drifts by a fifth from one minute to the next
+    (shared cores), so only measurements taken back to back compare fairly."""
+    out = Rounds()
     for round_no in range(rounds):
-        for path, measure in paths.items():
-            with console.status(f"round {round_no + 1}/{rounds}: {path}"):
-                rates[path].append(await measure())
-    return rates
+        for saving, savers, raw, batch in ((SAVE_16, 16, RAW_64, 64), (SAVE_1, 1, RAW_1, 1)):
+            with console.status(f"round {round_no + 1}/{rounds}: {saving}"):
+                before = out.add(raw, await raw_throughput(embedder, corpus, batch))
+                rate = out.add(saving, await save_throughput(embedder, corpus, savers))
+                after = out.add(raw, await raw_throughput(embedder, corpus, batch))
+            out.ratios.setdefault(f"{saving}/{raw}", []).append(2 * rate / (before + after))
+        bracket = out.rates[RAW_64][-2:]
+        out.ratios.setdefault(f"{SAVE_1}/{RAW_64}", []).append(
+            2 * out.rates[SAVE_1][-1] / sum(bracket)
+        )
+    return out
+
+
+def save_tables(result: Rounds, saves: int) -> tuple[Table, Table]:
+    rates = Table(title=f"save throughput, {saves} memories per run")
+    for column in ("path", "memories/s (each run)", "median"):
+        rates.add_column(column, justify="right")
+    for path, values in result.rates.items():
+        shown = ", ".join(f"{v:.0f}" for v in values)
+        rates.add_row(path, shown, f"{median(values):.0f}")
+    ratios = Table(title="save throughput / raw encode, each round against its own baseline")
+    for column in ("comparison", "each round", "median", "goal"):
+        ratios.add_column(column, justify="right")
+    for saving, raw, label in COMPARED:
+        values = result.ratios[f"{saving}/{raw}"]
+        goal = "" if (saving, raw) == (SAVE_1, RAW_64) else ">= 0.80"
+        shown = ", ".join(f"{v:.2f}" for v in values)
+        ratios.add_row(label, shown, f"{median(values):.2f}", goal)
+    return rates, ratios
 
 
 async def fill(
@@ -214,15 +251,9 @@ async def main() -> None:
     embedder = LocalEmbedder()
     await embedder.warm_up()
     corpus = texts(args.saves, seed=1)
-    rates = await save_rounds(embedder, corpus, args.rounds, console)
-    raw = median(rates["raw model.encode, batch 64"])
-    table = Table(title=f"save throughput, {len(corpus)} memories, median of {args.rounds} rounds")
-    for column in ("path", "memories/s (each round)", "median", "vs raw encode (batch 64)"):
-        table.add_column(column, justify="right")
-    for path, values in rates.items():
-        shown = ", ".join(f"{v:.0f}" for v in values)
-        table.add_row(path, shown, f"{median(values):.0f}", f"{median(values) / raw:.2f}")
-    console.print(table)
+    measured = await save_rounds(embedder, corpus, args.rounds, console)
+    for table in save_tables(measured, len(corpus)):
+        console.print(table)
     queries = [
         f"which module {rng}"
         for rng in (

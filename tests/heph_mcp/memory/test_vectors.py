@@ -59,6 +59,19 @@ async def test_scoped_search_sees_only_the_given_scopes_best_first(tmp_path):
     assert [h.id for h in everywhere] == ["b", "a", "c"] and missing == []
 
 
+async def test_one_batched_search_answers_every_vector_in_order(tmp_path):
+    client = open_qdrant(tmp_path / "q", None, None)
+    index = ScopedIndex(client, "t_")
+    await index.setup(3, "m")
+    vectors = np.eye(3, dtype=np.float32)
+    await index.upsert("r1", ["a", "b"], vectors[:2], [{}, {}])
+    found = await index.search_each("r1", vectors[[1, 2, 0]], limit=1, threshold=0.5)
+    unknown = await index.search_each("r9", vectors[:2], limit=1)
+    await client.close()
+    assert [[h.id for h in hits] for hits in found] == [["b"], [], ["a"]]
+    assert found[0][0].score == pytest.approx(1.0) and unknown == [[], []]
+
+
 async def test_search_honours_the_filter(tmp_path):
     client = open_qdrant(tmp_path / "q", None, None)
     index = VectorIndex(client, "c")
