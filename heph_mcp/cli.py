@@ -20,6 +20,7 @@ from rich.logging import RichHandler
 from guardian.runner import run_guardian
 from heph_mcp.board import board_link
 from heph_mcp.cli_memory import memory_app
+from heph_mcp.cli_options import Host, Port, Project, QdrantUrl
 from heph_mcp.cli_workflows import workflows_app
 from heph_mcp.client import HephCallError, HephClient
 from heph_mcp.identity import local_token
@@ -41,10 +42,6 @@ app.add_typer(workflows_app, name="workflows")
 app.add_typer(memory_app, name="memory")
 console = Console()
 errors = Console(stderr=True, soft_wrap=True)
-
-Project = Annotated[Path | None, typer.Option(help="Project repository (default: cwd)")]
-Host = Annotated[str | None, typer.Option(help="Bind address (default 127.0.0.1)")]
-Port = Annotated[int | None, typer.Option(help="Port (default 8000)")]
 
 
 def _settings(project: Path | None, host: str | None = None, port: int | None = None) -> Settings:
@@ -79,9 +76,11 @@ def mcp_add_line(settings: Settings) -> str:
 
 
 @app.command("serve")
-def serve_cmd(project: Project = None, host: Host = None, port: Port = None) -> None:
+def serve_cmd(
+    project: Project = None, host: Host = None, port: Port = None, qdrant_url: QdrantUrl = None
+) -> None:
     """Run the MCP server only."""
-    _run_server(_settings(project, host, port))
+    _run_server(load_settings(project, host=host, port=port, qdrant_url=qdrant_url))
 
 
 AgentCli = Annotated[
@@ -101,10 +100,18 @@ def up_cmd(
     agent_command: AgentCommand = None,
     slots: Slots = None,
     tmux_socket: TmuxSocket = None,
+    qdrant_url: QdrantUrl = None,
 ) -> None:
     """Start Hephaestus for a project: the server and the launcher, state under .hephaestus/."""
     settings = _launcher_settings(
-        project, agent_cli, agent_command, slots, tmux_socket, host=host, port=port
+        project,
+        agent_cli,
+        agent_command,
+        slots,
+        tmux_socket,
+        host=host,
+        port=port,
+        qdrant_url=qdrant_url,
     )
     _logging(settings)
     _guarded(lambda: up(settings, on_ready=lambda: _banner(settings)))
@@ -197,8 +204,7 @@ def _guarded(run: Callable[[], None]) -> None:
 
 
 def _run_server(settings: Settings) -> None:
-    _banner(settings)
-    _guarded(lambda: serve(settings))
+    _guarded(lambda: serve(settings, on_ready=lambda: _banner(settings)))
 
 
 @app.command("mcp-config")

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
-from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from heph_mcp.cli_options import Project, QdrantUrl
 from heph_mcp.memory import Memory
-from heph_mcp.memory.vectors import IndexLocked
+from heph_mcp.memory.vectors import IndexLocked, IndexUnreachable, check_reachable
 from heph_mcp.services.dedup import TaskDeduper
 from heph_mcp.services.memories import MemoryService
 from heph_mcp.services.ticket_search import TicketSearch
@@ -24,14 +23,12 @@ errors = Console(stderr=True, soft_wrap=True)
 
 
 @memory_app.command("reindex")
-def reindex_cmd(
-    project: Annotated[Path | None, typer.Option(help="Project repository (default: cwd)")] = None,
-) -> None:
+def reindex_cmd(project: Project = None, qdrant_url: QdrantUrl = None) -> None:
     """Re-embed every memory, task and ticket (after changing the embedding model)."""
-    settings = load_settings(project)
+    settings = load_settings(project, qdrant_url=qdrant_url)
     try:
         memories, tasks, tickets = asyncio.run(reindex(settings))
-    except IndexLocked as exc:
+    except (IndexLocked, IndexUnreachable) as exc:
         errors.print(f"[red]error:[/] {exc}")
         raise typer.Exit(1) from None
     console.print(
@@ -44,6 +41,7 @@ async def reindex(settings: Settings) -> tuple[int, int, int]:
     store = await Store.open(settings.db_path)
     memory = Memory.open(settings)
     try:
+        await check_reachable(memory.client, settings.qdrant_url)
         total = await _count(store)
         with Progress(
             TextColumn("{task.description}"),

@@ -20,7 +20,14 @@ import uvicorn
 from heph_mcp.app import build_app
 from heph_mcp.identity import local_token
 from heph_mcp.memory import MEMORIES, TASKS, TICKETS
-from heph_mcp.memory.vectors import IndexLocked, IndexMismatch, ScopedIndex, open_qdrant
+from heph_mcp.memory.vectors import (
+    IndexLocked,
+    IndexMismatch,
+    IndexUnreachable,
+    ScopedIndex,
+    check_reachable,
+    open_qdrant,
+)
 from heph_mcp.settings import Settings
 from phases import Workflow
 
@@ -74,8 +81,10 @@ def prepare(settings: Settings) -> None:
 
 
 async def _check_memory(settings: Settings) -> None:
-    client = open_qdrant(settings.qdrant_path, settings.qdrant_url, None)
+    key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
+    client = open_qdrant(settings.qdrant_path, settings.qdrant_url, key)
     try:
+        await check_reachable(client, settings.qdrant_url)
         for prefix in (MEMORIES, TASKS, TICKETS):
             await ScopedIndex(client, prefix).check_model(settings.embedding_model)
     finally:
@@ -85,11 +94,10 @@ async def _check_memory(settings: Settings) -> None:
 def preflight(settings: Settings) -> None:
     """Fail fast, with the fix, on what would otherwise fail inside the server's start-up."""
     prepare(settings)
-    if settings.qdrant_url is None:
-        try:
-            asyncio.run(_check_memory(settings))
-        except (IndexLocked, IndexMismatch) as exc:
-            raise ServeError(str(exc)) from None
+    try:
+        asyncio.run(_check_memory(settings))
+    except (IndexLocked, IndexMismatch, IndexUnreachable) as exc:
+        raise ServeError(str(exc)) from None
 
 
 class HephServer(uvicorn.Server):
@@ -133,9 +141,15 @@ def http_server(
     return HephServer(config, app.state.stop_streams, own_signals)
 
 
-def serve(settings: Settings, workflows: list[Workflow] | None = None) -> None:
-    """Blocking: serve until interrupted."""
+def serve(
+    settings: Settings,
+    workflows: list[Workflow] | None = None,
+    on_ready: Callable[[], None] | None = None,
+) -> None:
+    """Blocking: serve until interrupted. `on_ready` runs once the checks pass (the banner)."""
     preflight(settings)
+    if on_ready is not None:
+        on_ready()
     server = http_server(settings, workflows)
     write_server_file(settings)
     try:

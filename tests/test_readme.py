@@ -7,6 +7,7 @@ so a reworded error fails this test until the README says the same.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import socket
@@ -16,12 +17,13 @@ from pathlib import Path
 
 import pytest
 
-from heph_mcp.memory.vectors import open_qdrant
+from heph_mcp.memory.vectors import check_reachable, open_qdrant
 from heph_mcp.serve import check_port_free
 from heph_mcp.settings import load_settings
 from launcher.git_repo import open_repo
 from launcher.runner import check_agent_cli, check_claude_login
 from launcher.tmux import require_tmux
+from testkit import free_port
 
 README = Path(__file__).parents[1] / "README.md"
 NODE_BIN = Path(__file__).parent / "node" / "node_modules" / ".bin"
@@ -67,6 +69,7 @@ def test_the_readme_quotes_every_start_up_error_as_printed(tmp_path, monkeypatch
         "port in use": error_of(lambda: check_port_free("127.0.0.1", busy.getsockname()[1])),
         "Qdrant folder locked": error_of(lambda: open_qdrant(qdrant, None, None)),
         "Claude Code not logged in": _not_logged_in(tmp_path, monkeypatch),
+        "Qdrant server down": _qdrant_down(),
     }
     monkeypatch.setenv("PATH", str(tmp_path / "nothing-here"))
     printed["tmux missing"] = error_of(require_tmux)
@@ -86,3 +89,13 @@ def _not_logged_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
         monkeypatch.delenv(key)
     monkeypatch.setenv("HOME", str(tmp_path))
     return error_of(lambda: check_claude_login(str(NODE_BIN / "claude")))
+
+
+def _qdrant_down() -> str:
+    """The real client against a loopback port nothing listens on."""
+    url = f"http://127.0.0.1:{free_port()}"
+    client = open_qdrant(None, url, None)
+    try:
+        return error_of(lambda: asyncio.run(check_reachable(client, url)))
+    finally:
+        asyncio.run(client.close())

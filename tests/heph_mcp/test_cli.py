@@ -59,6 +59,21 @@ def test_serve_on_a_busy_port_names_the_cause_and_the_fix(tmp_path):
     assert f"port {port} on 127.0.0.1 is in use: pass --port N" in result.stderr
 
 
+def test_serve_and_reindex_use_the_qdrant_server_given_and_name_the_fix_when_it_is_down(
+    tmp_path,
+):
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    project = ["--project", str(tmp_path), "--qdrant-url", url]
+    served = runner.invoke(app, ["serve", *project, "--port", str(free_port())])
+    reindexed = runner.invoke(app, ["memory", "reindex", *project])
+    for result in (served, reindexed):
+        assert result.exit_code == 1
+        assert f"cannot use the Qdrant server at {url} (" in result.stderr
+        assert "drop --qdrant-url / HEPH_QDRANT_URL" in result.stderr
+    assert "Hephaestus for" not in served.stdout  # no banner for a server that never ran
+    assert not (tmp_path / ".hephaestus" / "qdrant").exists()  # the embedded index unused
+
+
 def test_status_renders_runs_and_tasks_from_a_running_server(tmp_path, embedder):
     settings = load_settings(project=tmp_path, port=free_port())
     with LocalServer(settings, embedder=embedder) as server:
