@@ -130,18 +130,19 @@ class MemoryService:
     async def _save_batch(self, requests: list[_SaveRequest]) -> list[SavedMemory]:
         threshold = self._settings.memory_merge_threshold
         stored = await self._stored_twins(requests, threshold)
-        fresh: dict[int, tuple[MemoryRecord, np.ndarray]] = {}
+        vectors = np.stack([request.vector for request in requests])
+        similar = vectors @ vectors.T  # unit vectors: every pair's cosine at once
+        fresh: dict[int, MemoryRecord] = {}
         merges: dict[int, tuple[str, float]] = {}  # request index -> (memory id, similarity)
         for i, request in enumerate(requests):
-            twin = self._twin_in_batch(requests, fresh, request, request.vector, threshold)
-            twin = twin or stored[i]
+            twin = _twin_in_batch(requests, fresh, i, similar[i], threshold) or stored[i]
             if twin is None:
-                fresh[i] = (_new_record(request), request.vector)
+                fresh[i] = _new_record(request)
             else:
                 merges[i] = twin
-        await self._insert([record for record, _ in fresh.values()])
-        await self._upsert(list(fresh.values()))
-        results = {i: SavedMemory(memory=rec, merged=False) for i, (rec, _) in fresh.items()}
+        await self._insert(list(fresh.values()))
+        await self._upsert([(record, vectors[i]) for i, record in fresh.items()])
+        results = {i: SavedMemory(memory=record, merged=False) for i, record in fresh.items()}
         for i, (memory_id, score) in merges.items():
             merged = await self._merge(memory_id, requests[i].tags, requests[i].files)
             results[i] = SavedMemory(memory=merged, merged=True, similarity=round(score, 4))
@@ -160,21 +161,6 @@ class MemoryService:
             for i, hits in zip(mine, found, strict=True):
                 twins[i] = (hits[0].id, hits[0].score) if hits else None
         return twins
-
-    @staticmethod
-    def _twin_in_batch(
-        requests: list[_SaveRequest],
-        fresh: dict[int, tuple[MemoryRecord, np.ndarray]],
-        request: _SaveRequest,
-        vector: np.ndarray,
-        threshold: float,
-    ) -> tuple[str, float] | None:
-        """A near-identical memory saved earlier in the same batch (not yet in Qdrant)."""
-        for j, (record, other) in fresh.items():
-            score = float(other @ vector)
-            if requests[j].scope == request.scope and score >= threshold:
-                return record.id, score
-        return None
 
     async def _upsert(self, fresh: list[tuple[MemoryRecord, np.ndarray]]) -> None:
         for scope in {record.scope for record, _ in fresh}:
@@ -320,6 +306,20 @@ def _new_record(request: _SaveRequest) -> MemoryRecord:
         merged_count=0,
         created_at=iso(now()),
     )
+
+
+def _twin_in_batch(
+    requests: list[_SaveRequest],
+    fresh: dict[int, MemoryRecord],
+    i: int,
+    scores: np.ndarray,
+    threshold: float,
+) -> tuple[str, float] | None:
+    """A near-identical memory saved earlier in the same batch (not yet in Qdrant)."""
+    for j, record in fresh.items():
+        if requests[j].scope == requests[i].scope and scores[j] >= threshold:
+            return record.id, float(scores[j])
+    return None
 
 
 def _union(old: list[str], new: list[str]) -> list[str]:
