@@ -245,7 +245,7 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--saves", type=int, default=400)
     parser.add_argument("--sizes", default="1000,20000")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     console = Console()
     embedder = LocalEmbedder()

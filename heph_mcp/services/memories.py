@@ -107,10 +107,9 @@ class MemoryService:
     ) -> SavedMemory:
         if not content.strip():
             raise InvalidRequest("content must not be blank")
-        # Encoding happens here, batched across callers by the embedder, so the next
-        # batch encodes while the write stage below commits the previous one. The scope
-        # check may read the database: it runs alongside, so concurrent savers still
-        # reach the encoder together and share one batch.
+        # The embedder batches concurrent callers into one encode. The scope check may
+        # read the database, so it runs alongside: concurrent savers then reach the
+        # encoder together and share a batch, rather than trickling in one by one.
         scope, vectors = await asyncio.gather(
             self._scope_for_save(principal, run), self._memory.embedder.embed([content])
         )
