@@ -221,24 +221,28 @@ async def fill(
 
 async def find_latency(
     embedder: LocalEmbedder, size: int, queries: list[str], progress: Progress
-) -> tuple[list[float], list[float]]:
+) -> dict[str, list[float]]:
+    """Seconds per query: find_memories whole, the vector search alone, and the baseline,
+    encoding the query alone (which find cannot avoid), each query in turn."""
     with tempfile.TemporaryDirectory() as tmp:
         service, store, memory = await open_service(Path(tmp), embedder)
         await fill(service, store, memory, texts(size, seed=size), progress)
         agent = Principal(id="a1", role="agent", run_id="rbench", task_id=None)
-        full, search = [], []
+        times: dict[str, list[float]] = {"find": [], "search": [], "encode": []}
         for query in queries:
             start = time.perf_counter()
             hits = await service.find(agent, query, limit=5)
-            full.append(time.perf_counter() - start)
+            times["find"].append(time.perf_counter() - start)
             assert hits, "a search over a filled store must find something"
-            vector = (await embedder.embed([query]))[0]
+            start = time.perf_counter()
+            vector = (await embedder.encode_direct([query]))[0]
+            times["encode"].append(time.perf_counter() - start)
             start = time.perf_counter()
             await memory.memories.search(["rbench", "project"], vector, limit=5)
-            search.append(time.perf_counter() - start)
+            times["search"].append(time.perf_counter() - start)
         await memory.close()
         await store.close()
-    return full, search
+    return times
 
 
 async def main() -> None:
@@ -251,9 +255,10 @@ async def main() -> None:
     embedder = LocalEmbedder()
     await embedder.warm_up()
     corpus = texts(args.saves, seed=1)
-    measured = await save_rounds(embedder, corpus, args.rounds, console)
-    for table in save_tables(measured, len(corpus)):
-        console.print(table)
+    if args.rounds:  # --rounds 0 measures find latency only
+        measured = await save_rounds(embedder, corpus, args.rounds, console)
+        for table in save_tables(measured, len(corpus)):
+            console.print(table)
     queries = [
         f"which module {rng}"
         for rng in (
@@ -265,17 +270,19 @@ async def main() -> None:
         )
     ] * 40
     latency = Table(title=f"find_memories latency ({len(queries)} queries)")
-    for column in ("memories", "find p50 ms", "find p99 ms", "search-only p50", "search-only p99"):
+    columns = ("memories", "find p50 / p99 ms", "search alone p50 / p99", "encode query p50")
+    for column in (*columns, "find / encode (p50)"):
         latency.add_column(column, justify="right")
     with Progress(console=console, transient=True) as progress:
         for size in [int(s) for s in args.sizes.split(",")]:
-            full, search = await find_latency(embedder, size, queries, progress)
+            times = await find_latency(embedder, size, queries, progress)
+            find, search, encode = times["find"], times["search"], times["encode"]
             latency.add_row(
                 str(size),
-                f"{pct(full, 0.5):.1f}",
-                f"{pct(full, 0.99):.1f}",
-                f"{pct(search, 0.5):.1f}",
-                f"{pct(search, 0.99):.1f}",
+                f"{pct(find, 0.5):.1f} / {pct(find, 0.99):.1f}",
+                f"{pct(search, 0.5):.1f} / {pct(search, 0.99):.1f}",
+                f"{pct(encode, 0.5):.1f}",
+                f"{pct(find, 0.5) / pct(encode, 0.5):.2f}",
             )
     console.print(latency)
     embedder.close()
