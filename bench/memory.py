@@ -1,6 +1,6 @@
 """Memory pipeline throughput and search latency, with the real model and embedded Qdrant.
 
-    .venv/bin/python bench/memory.py [--saves 400] [--sizes 1000,20000]
+    .venv/bin/python bench/memory.py [--saves 400] [--rounds 5] [--sizes 1000,20000]
 
 1. save_memory throughput (service layer: embed, dedup search, SQLite, Qdrant
    upsert) with 1 agent and 16 concurrent agents saving, against raw
@@ -8,8 +8,9 @@
    the best the model does here; and one text at a time, all a lone saver can
    have), each run between two runs of its baseline (see `save_rounds`).
 2. find_memories latency p50/p99 (embed the query, search, read SQLite) with
-   1k and 20k memories stored. The store is filled through the batch path
-   (encode 64 at a time, one upsert per batch), not through save().
+   1k and 20k memories stored, against encoding the query alone, its floor.
+   The store is filled through the batch path (encode 64 at a time, one upsert
+   per batch), not through save(). `--rounds 0` measures only this.
 """
 
 from __future__ import annotations
