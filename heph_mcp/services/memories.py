@@ -8,11 +8,11 @@ as an existing memory in the same scope is merged into it, not stored twice.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
+import aiosqlite
 import numpy as np
 from pydantic import BaseModel, Field
 
@@ -107,13 +107,9 @@ class MemoryService:
     ) -> SavedMemory:
         if not content.strip():
             raise InvalidRequest("content must not be blank")
-        # The embedder batches concurrent callers into one encode. The scope check may
-        # read the database, so it runs alongside: concurrent savers then reach the
-        # encoder together and share a batch, rather than trickling in one by one.
-        scope, vectors = await asyncio.gather(
-            self._scope_for_save(principal, run), self._memory.embedder.embed([content])
-        )
-        vector = vectors[0]
+        # Refused before encoding: a refused save costs no model time (nor an API call).
+        scope = await self._scope_for_save(principal, run)
+        vector = (await self._memory.embedder.embed([content]))[0]
         request = _SaveRequest(
             principal,
             scope,
@@ -127,25 +123,38 @@ class MemoryService:
         return (await self._saves.submit([request]))[0]
 
     async def _save_batch(self, requests: list[_SaveRequest]) -> list[SavedMemory]:
+        fresh, merges = await self._sort_out(requests)
+        async with self._store.transaction() as db:
+            await _insert(db, list(fresh.values()))
+            for i, (memory_id, _) in merges.items():
+                await _merge(db, memory_id, requests[i].tags, requests[i].files)
+        await self._upsert([(record, requests[i].vector) for i, record in fresh.items()])
+        merged = await self._records([memory_id for memory_id, _ in merges.values()])
+        results = {i: SavedMemory(memory=record, merged=False) for i, record in fresh.items()}
+        for i, (memory_id, score) in merges.items():
+            similarity = round(score, 4)
+            results[i] = SavedMemory(memory=merged[memory_id], merged=True, similarity=similarity)
+        return [results[i] for i in range(len(requests))]
+
+    async def _sort_out(
+        self, requests: list[_SaveRequest]
+    ) -> tuple[dict[int, MemoryRecord], dict[int, tuple[str, float]]]:
+        """Which requests become new memories, and which merge into which (id, similarity):
+        the most similar near-identical memory of the scope, stored or new in this batch."""
         threshold = self._settings.memory_merge_threshold
         stored = await self._stored_twins(requests, threshold)
         vectors = np.stack([request.vector for request in requests])
         similar = vectors @ vectors.T  # unit vectors: every pair's cosine at once
         fresh: dict[int, MemoryRecord] = {}
-        merges: dict[int, tuple[str, float]] = {}  # request index -> (memory id, similarity)
+        merges: dict[int, tuple[str, float]] = {}
         for i, request in enumerate(requests):
-            twin = _twin_in_batch(requests, fresh, i, similar[i], threshold) or stored[i]
+            found = [stored[i], _twin_in_batch(requests, fresh, i, similar[i], threshold)]
+            twin = max((t for t in found if t), key=lambda t: t[1], default=None)
             if twin is None:
                 fresh[i] = _new_record(request)
             else:
                 merges[i] = twin
-        await self._insert(list(fresh.values()))
-        await self._upsert([(record, vectors[i]) for i, record in fresh.items()])
-        results = {i: SavedMemory(memory=record, merged=False) for i, record in fresh.items()}
-        for i, (memory_id, score) in merges.items():
-            merged = await self._merge(memory_id, requests[i].tags, requests[i].files)
-            results[i] = SavedMemory(memory=merged, merged=True, similarity=round(score, 4))
-        return [results[i] for i in range(len(requests))]
+        return fresh, merges
 
     async def _stored_twins(
         self, requests: list[_SaveRequest], threshold: float
@@ -230,66 +239,67 @@ class MemoryService:
             return None if all_runs else [principal.run_id or PROJECT, PROJECT]
         return [run, PROJECT] if run and not all_runs else None
 
-    async def _insert(self, records: list[MemoryRecord]) -> None:
-        if not records:
-            return
-        ts = now()
-        async with self._store.transaction() as db:
-            await db.executemany(
-                "INSERT INTO memories (id, scope, type, content, tags, files, created_by, task_id,"
-                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        r.id,
-                        r.scope,
-                        r.type,
-                        r.content,
-                        json.dumps(r.tags),
-                        json.dumps(r.files),
-                        r.created_by,
-                        r.task_id,
-                        ts,
-                        ts,
-                    )
-                    for r in records
-                ],
-            )
-            await db.executemany(
-                "INSERT INTO events (run_id, task_id, actor, kind, detail, at)"
-                " VALUES (?, NULL, ?, 'memory_saved', ?, ?)",
-                [
-                    (
-                        None if r.scope == PROJECT else r.scope,
-                        r.created_by,
-                        json.dumps({"memory": r.id, "type": r.type}),
-                        ts,
-                    )
-                    for r in records
-                ],
-            )
-
-    async def _merge(self, memory_id: str, tags: list[str], files: list[str]) -> MemoryRecord:
-        async with self._store.transaction() as db:
-            old = await query_one(db, "SELECT tags, files FROM memories WHERE id = ?", (memory_id,))
-            assert old is not None, memory_id
-            await db.execute(
-                "UPDATE memories SET tags = ?, files = ?, merged_count = merged_count + 1,"
-                " updated_at = ? WHERE id = ?",
-                (
-                    json.dumps(_union(json.loads(old["tags"]), tags)),
-                    json.dumps(_union(json.loads(old["files"]), files)),
-                    now(),
-                    memory_id,
-                ),
-            )
-        return (await self._records([memory_id]))[memory_id]
-
     async def _records(self, ids: list[str]) -> dict[str, MemoryRecord]:
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
         rows = await self._store.fetchall(f"SELECT * FROM memories WHERE id IN ({marks})", ids)
         return {r["id"]: MemoryRecord.from_row(r) for r in rows}
+
+
+async def _insert(db: aiosqlite.Connection, records: list[MemoryRecord]) -> None:
+    if not records:
+        return
+    ts = now()
+    await db.executemany(
+        "INSERT INTO memories (id, scope, type, content, tags, files, created_by, task_id,"
+        " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                r.id,
+                r.scope,
+                r.type,
+                r.content,
+                json.dumps(r.tags),
+                json.dumps(r.files),
+                r.created_by,
+                r.task_id,
+                ts,
+                ts,
+            )
+            for r in records
+        ],
+    )
+    await db.executemany(
+        "INSERT INTO events (run_id, task_id, actor, kind, detail, at)"
+        " VALUES (?, NULL, ?, 'memory_saved', ?, ?)",
+        [
+            (
+                None if r.scope == PROJECT else r.scope,
+                r.created_by,
+                json.dumps({"memory": r.id, "type": r.type}),
+                ts,
+            )
+            for r in records
+        ],
+    )
+
+
+async def _merge(
+    db: aiosqlite.Connection, memory_id: str, tags: list[str], files: list[str]
+) -> None:
+    old = await query_one(db, "SELECT tags, files FROM memories WHERE id = ?", (memory_id,))
+    assert old is not None, memory_id
+    await db.execute(
+        "UPDATE memories SET tags = ?, files = ?, merged_count = merged_count + 1,"
+        " updated_at = ? WHERE id = ?",
+        (
+            json.dumps(_union(json.loads(old["tags"]), tags)),
+            json.dumps(_union(json.loads(old["files"]), files)),
+            now(),
+            memory_id,
+        ),
+    )
 
 
 def _new_record(request: _SaveRequest) -> MemoryRecord:
@@ -314,11 +324,11 @@ def _twin_in_batch(
     scores: np.ndarray,
     threshold: float,
 ) -> tuple[str, float] | None:
-    """A near-identical memory saved earlier in the same batch (not yet in Qdrant)."""
-    for j, record in fresh.items():
-        if requests[j].scope == requests[i].scope and scores[j] >= threshold:
-            return record.id, float(scores[j])
-    return None
+    """The most similar near-identical memory new in this batch (not yet in Qdrant)."""
+    scope = requests[i].scope
+    same = [j for j in fresh if requests[j].scope == scope and scores[j] >= threshold]
+    best = max(same, key=lambda j: scores[j], default=None)
+    return None if best is None else (fresh[best].id, float(scores[best]))
 
 
 def _union(old: list[str], new: list[str]) -> list[str]:
