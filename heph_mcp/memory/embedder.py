@@ -11,6 +11,7 @@ import asyncio
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -50,10 +51,20 @@ def resolve_model_path(model: str) -> str:
 def keep_numpy_off_the_model_cores() -> None:
     """numpy's BLAS threads spin for a while after each vector search (embedded Qdrant scores
     in numpy) and take the cores torch encodes on: a query encoded right after a search over
-    20k memories took 34 ms instead of 16. Our numpy work is small; one thread does it."""
-    from threadpoolctl import threadpool_limits
+    20k memories took 34 ms instead of 16. Our numpy work is small; one thread does it. A
+    BLAS that torch itself loaded (some builds bring their own) keeps its threads."""
+    import torch
+    from threadpoolctl import ThreadpoolController
 
-    threadpool_limits(limits=1, user_api="blas")
+    torch_dir = str(Path(torch.__file__).parent)
+    controller = ThreadpoolController()
+    others = [
+        info["filepath"]
+        for info in controller.info()
+        if info["user_api"] == "blas" and not info["filepath"].startswith(torch_dir)
+    ]
+    if others:
+        controller.select(filepath=others).limit(limits=1)
 
 
 class LocalEmbedder:
