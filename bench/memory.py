@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import random
 import sys
 import tempfile
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import median
 
+import numpy as np
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
@@ -84,15 +86,33 @@ ADVICE = [
 
 
 def texts(n: int, seed: int) -> list[str]:
-    """Distinct, realistic memory texts (so none is merged as a near duplicate)."""
+    """Realistic memory texts, each its own subject, finding and advice while there are
+    combinations enough (1,690); beyond that (filling a store to search) they repeat."""
     rng = random.Random(seed)
-    out: set[str] = set()
-    while len(out) < n:
-        out.add(
-            f"{rng.choice(SUBJECTS).capitalize()} {rng.choice(FINDINGS)}, "
-            f"{rng.choice(ADVICE)} (see module {rng.randrange(10_000)})."
-        )
-    return sorted(out)
+    combos = list(itertools.product(SUBJECTS, FINDINGS, ADVICE))
+    picks = rng.sample(combos, n) if n <= len(combos) else rng.choices(combos, k=n)
+    return sorted(
+        f"{subject.capitalize()} {finding}, {advice} (see module {rng.randrange(10_000)})."
+        for subject, finding, advice in picks
+    )
+
+
+async def distinct(embedder: LocalEmbedder, candidates: list[str], n: int) -> list[str]:
+    """The first `n` candidates no two of which save_memory would merge, so the saving paths
+    store every text the baseline encodes."""
+    vectors = np.concatenate(
+        [
+            await embedder.encode_direct(candidates[i : i + 64])
+            for i in range(0, len(candidates), 64)
+        ]
+    )
+    kept: list[int] = []
+    threshold = load_settings().memory_merge_threshold
+    for i, vector in enumerate(vectors):
+        if not kept or float(np.max(vectors[kept] @ vector)) < threshold:
+            kept.append(i)
+    assert len(kept) >= n, f"only {len(kept)} distinct texts; raise the candidates"
+    return [candidates[i] for i in kept[:n]]
 
 
 def pct(values: list[float], q: float) -> float:
@@ -130,8 +150,10 @@ async def save_throughput(embedder: LocalEmbedder, corpus: list[str], savers: in
         start = time.perf_counter()
         await asyncio.gather(*(saver(agent) for agent in agents))
         elapsed = time.perf_counter() - start
+        merged = await store.fetchone("SELECT COALESCE(SUM(merged_count), 0) FROM memories")
         await memory.close()
         await store.close()
+    assert merged is not None and merged[0] == 0, "the corpus must not merge (see distinct)"
     return len(corpus) / elapsed
 
 
@@ -159,7 +181,6 @@ SAVE_16, SAVE_1 = "save_memory, 16 concurrent agents", "save_memory, 1 agent"
 COMPARED = (
     (SAVE_16, RAW_64, "16 agents saving vs raw encode in batches of 64"),
     (SAVE_1, RAW_1, "1 agent saving vs raw encode one text at a time"),
-    (SAVE_1, RAW_64, "1 agent saving vs raw encode in batches of 64"),
 )
 
 
@@ -177,10 +198,6 @@ async def save_rounds(
                 rate = out.add(saving, await save_throughput(embedder, corpus, savers))
                 after = out.add(raw, await raw_throughput(embedder, corpus, batch))
             out.ratios.setdefault(f"{saving}/{raw}", []).append(2 * rate / (before + after))
-        bracket = out.rates[RAW_64][-2:]
-        out.ratios.setdefault(f"{SAVE_1}/{RAW_64}", []).append(
-            2 * out.rates[SAVE_1][-1] / sum(bracket)
-        )
     return out
 
 
@@ -196,9 +213,8 @@ def save_tables(result: Rounds, saves: int) -> tuple[Table, Table]:
         ratios.add_column(column, justify="right")
     for saving, raw, label in COMPARED:
         values = result.ratios[f"{saving}/{raw}"]
-        goal = "" if (saving, raw) == (SAVE_1, RAW_64) else ">= 0.80"
         shown = ", ".join(f"{v:.2f}" for v in values)
-        ratios.add_row(label, shown, f"{median(values):.2f}", goal)
+        ratios.add_row(label, shown, f"{median(values):.2f}", ">= 0.80")
     return rates, ratios
 
 
@@ -255,7 +271,7 @@ async def main() -> None:
     console = Console()
     embedder = LocalEmbedder()
     await embedder.warm_up()
-    corpus = texts(args.saves, seed=1)
+    corpus = await distinct(embedder, texts(min(2 * args.saves, 1690), seed=1), args.saves)
     if args.rounds:  # --rounds 0 measures find latency only
         measured = await save_rounds(embedder, corpus, args.rounds, console)
         for table in save_tables(measured, len(corpus)):
