@@ -78,8 +78,8 @@ class _SaveRequest:
 
 # Everything encoded together is written together. Writing half while the model encoded
 # the other half looked like overlap, but on two cores the write stage's Python stalls
-# both of torch's threads and halves the model's batches (bench/memory.py, 16 agents, six
-# rounds: 0.90 of raw encode throughput in one batch, against 0.80 in batches of 8).
+# both of torch's threads and halves the model's batches (bench/memory.py's paths, 16
+# agents, five rounds: 0.89 of raw encode throughput in one batch, 0.80 in batches of 8).
 SAVE_BATCH = 64
 
 
