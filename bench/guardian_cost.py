@@ -41,7 +41,8 @@ def tokens(text: str) -> int:
 
 
 async def replay(trajectory: dict, llm_every: int) -> dict:
-    cursor, judge, pane = Cursor(), HeuristicJudge(), []
+    cursor, judge = Cursor(), HeuristicJudge()
+    pane: list[str] = []
     ours = {"calls": 0, "tokens": 0}
     naive = {"calls": 0, "tokens": 0}
     caught: list[str] = []
