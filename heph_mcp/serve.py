@@ -19,14 +19,13 @@ import uvicorn
 
 from heph_mcp.app import build_app
 from heph_mcp.identity import local_token
-from heph_mcp.memory import MEMORIES, TASKS, TICKETS
+from heph_mcp.memory import MEMORIES, TASKS, TICKETS, qdrant_client_for
 from heph_mcp.memory.vectors import (
     IndexLocked,
     IndexMismatch,
     IndexUnreachable,
     ScopedIndex,
     check_reachable,
-    open_qdrant,
 )
 from heph_mcp.settings import Settings
 from phases import Workflow
@@ -81,8 +80,7 @@ def prepare(settings: Settings) -> None:
 
 
 async def _check_memory(settings: Settings) -> None:
-    key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
-    client = open_qdrant(settings.qdrant_path, settings.qdrant_url, key)
+    client = qdrant_client_for(settings)
     try:
         await check_reachable(client, settings.qdrant_url)
         for prefix in (MEMORIES, TASKS, TICKETS):

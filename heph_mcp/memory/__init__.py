@@ -21,6 +21,14 @@ TASKS = "heph_tasks_"  # one per run
 TICKETS = "heph_tickets_"  # one per run, for hybrid ticket search
 
 
+def qdrant_client_for(settings: Settings) -> AsyncQdrantClient:
+    """The configured Qdrant: the server at `qdrant_url` with its key, else the embedded one."""
+    key = settings.qdrant_api_key
+    return open_qdrant(
+        settings.qdrant_path, settings.qdrant_url, key.get_secret_value() if key else None
+    )
+
+
 @dataclass(frozen=True)
 class IndexItem:
     scope: str
@@ -40,11 +48,7 @@ class Memory:
 
     @classmethod
     def open(cls, settings: Settings, embedder: Embedder | None = None) -> Memory:
-        client = open_qdrant(
-            settings.qdrant_path,
-            settings.qdrant_url,
-            settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None,
-        )
+        client = qdrant_client_for(settings)
         owns = embedder is None
         if embedder is None:
             key = settings.embedding_api_key
