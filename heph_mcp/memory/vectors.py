@@ -76,9 +76,16 @@ async def check_reachable(client: AsyncQdrantClient, url: str | None) -> None:
         ) from None
 
 
+def _embedded(client: AsyncQdrantClient) -> AsyncQdrantLocal | None:
+    """The embedded engine behind the client (None for a server): the one place that looks
+    past qdrant-client's public surface."""
+    inner = getattr(client, "_client", None)
+    return inner if isinstance(inner, AsyncQdrantLocal) else None
+
+
 def local_storage(client: AsyncQdrantClient, collection: str) -> sqlite3.Connection | None:
     """The SQLite file embedded Qdrant keeps a collection's points in (None for a server)."""
-    collections = getattr(getattr(client, "_client", None), "collections", None)
+    collections = getattr(_embedded(client), "collections", None)
     found = collections.get(collection) if isinstance(collections, dict) else None
     connection = getattr(getattr(found, "storage", None), "storage", None)
     return connection if isinstance(connection, sqlite3.Connection) else None
@@ -164,13 +171,9 @@ class VectorIndex:
         """Embedded Qdrant scores numpy arrays natively, but deep-copies every query first:
         a list of 384 floats took about 0.25 ms to copy, an array microseconds. A server
         needs the query as JSON, a list the client makes from the array."""
-        if self.embedded:
+        if _embedded(self.client) is not None:
             return models.NearestQuery.model_construct(nearest=vector)
         return vector
-
-    @property
-    def embedded(self) -> bool:
-        return isinstance(getattr(self.client, "_client", None), AsyncQdrantLocal)
 
 
 def _hits(response: models.QueryResponse) -> list[Hit]:
