@@ -8,6 +8,8 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from heph_mcp.records import PRIORITY_VALUE
+
 STATUS_STYLE = {
     "queued": "cyan",
     "blocked": "yellow",
@@ -61,7 +63,6 @@ def _runs_table(runs: list[dict[str, Any]]) -> Table:
 
 
 QUEUE_ROWS = 10
-PRIORITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 
 
 def _queue_table(runs: list[dict[str, Any]]) -> Table | Text:
@@ -76,7 +77,7 @@ def _queue_table(runs: list[dict[str, Any]]) -> Table | Text:
     ]
     if not waiting:
         return Text("Queue: empty", style="dim")
-    waiting.sort(key=lambda w: (w[2]["status"] != "queued", PRIORITY_ORDER[w[2]["priority"]]))
+    waiting.sort(key=lambda w: (w[2]["status"] != "queued", -PRIORITY_VALUE[w[2]["priority"]]))
     queued = sum(1 for w in waiting if w[2]["status"] == "queued")
     title = f"Queue: {queued} queued, {len(waiting) - queued} blocked"
     if len(waiting) > QUEUE_ROWS:

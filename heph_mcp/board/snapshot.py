@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from heph_mcp.records import RunStatus, TaskSummary
+from heph_mcp.records import OPEN_STATUSES, PRIORITY_VALUE, RunStatus, TaskSummary
 from heph_mcp.services import Services
 from heph_mcp.ticket_records import TicketSummary
 from phases import Workflow
@@ -29,8 +29,6 @@ TASK_COLUMNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 
 
 QUEUE_SHOWN = 15
-PRIORITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
-OPEN_ORDER = ("queued", "blocked", "claimed", "running", "validating", "needs_work")
 
 
 async def build_snapshot(services: Services) -> dict[str, Any]:
@@ -46,7 +44,7 @@ async def build_snapshot(services: Services) -> dict[str, Any]:
     return {
         "runs": runs,
         "queue": {
-            "counts": {s: counts[s] for s in OPEN_ORDER if counts.get(s)},
+            "counts": {s: counts[s] for s in OPEN_STATUSES if counts.get(s)},
             "next": queue_next(statuses),
         },
     }
@@ -62,7 +60,7 @@ def queue_next(statuses: list[RunStatus]) -> list[dict[str, Any]]:
         for task in phase.tasks
         if task.status == "queued"
     ]
-    queued.sort(key=lambda t: PRIORITY_RANK[t.priority])
+    queued.sort(key=lambda t: -PRIORITY_VALUE[t.priority])
     return [{**_card(t), "run_id": t.run_id} for t in queued[:QUEUE_SHOWN]]
 
 
