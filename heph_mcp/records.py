@@ -24,7 +24,6 @@ TaskStatus = Literal[
 ]
 Priority = Literal["low", "medium", "high", "critical"]
 TaskKind = Literal["work", "validation", "result_validation"]
-VALIDATOR_KINDS = ("validation", "result_validation")
 PRIORITY_VALUE: dict[str, int] = {"low": 1, "medium": 2, "high": 3, "critical": 4}
 PRIORITY_NAME = {v: k for k, v in PRIORITY_VALUE.items()}
 OPEN_STATUSES = ("queued", "blocked", "claimed", "running", "validating", "needs_work")
