@@ -12,8 +12,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import aiosqlite
+
 from heph_mcp.records import Task
 from heph_mcp.services.common import new_id, task_branch
+from heph_mcp.store import query_one
 from phases import Workflow
 
 REVIEW_RULES = (
@@ -87,3 +90,9 @@ def _task(
 
 def _section(title: str, text: str) -> str:
     return f"## {title}\n{text.strip()}" if text and text.strip() else ""
+
+
+async def checks_so_far(db: aiosqlite.Connection, work_id: str) -> int:
+    """How many validators this task has had: a new check's iteration, and the cap's count."""
+    row = await query_one(db, "SELECT COUNT(*) FROM tasks WHERE validates = ?", (work_id,))
+    return int(row[0]) if row else 0

@@ -31,7 +31,7 @@ from heph_mcp.services.common import (
     target_run,
 )
 from heph_mcp.services.dedup import TaskDeduper
-from heph_mcp.services.reviews import validation_task
+from heph_mcp.services.reviews import checks_so_far, validation_task
 from heph_mcp.store import Store, query_all, query_one
 from phases import Workflow
 
@@ -262,11 +262,9 @@ class TaskService:
 
     async def _open_review(self, db: aiosqlite.Connection, work: dict[str, Any]) -> None:
         """Queue a validator for this attempt; its iteration counts earlier checks."""
-        earlier = await query_one(
-            db, "SELECT COUNT(*) FROM tasks WHERE validates = ?", (work["id"],)
-        )
+        earlier = await checks_so_far(db, work["id"])
         workflow = await self._workflows.get(work["run_id"])
-        check = validation_task(workflow, work, int(earlier[0]) + 1)  # type: ignore[index]
+        check = validation_task(workflow, work, earlier + 1)
         await self.insert(db, check, now())
         await record_event(
             db, "hephaestus", "task_created", run_id=check.run_id, task_id=check.id,

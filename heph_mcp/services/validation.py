@@ -16,6 +16,7 @@ from heph_mcp.notify import Notifier
 from heph_mcp.records import Principal, Review
 from heph_mcp.services.common import TaskReader, now, record_event
 from heph_mcp.services.results import ResultService
+from heph_mcp.services.reviews import checks_so_far
 from heph_mcp.services.tasks import work_done
 from heph_mcp.store import Store, query_one
 
@@ -85,9 +86,9 @@ class ValidationService:
             await work_done(db, work_id, validator["id"], work["summary"] or "", workflow)
             await _event(db, validator, "validation_passed", feedback)
             return f"task {work_id} passed validation; it will be merged"
-        checks = await query_one(db, "SELECT COUNT(*) FROM tasks WHERE validates = ?", (work_id,))
-        if int(checks[0]) >= self._max_iterations:  # type: ignore[index]
-            reason = f"failed validation {checks[0]} times; last feedback: {feedback}"  # type: ignore[index]
+        checks = await checks_so_far(db, work_id)
+        if checks >= self._max_iterations:
+            reason = f"failed validation {checks} times; last feedback: {feedback}"
             await _close(db, work_id, "failed", work["summary"], feedback=feedback, reason=reason)
             await _event(db, validator, "validation_failed", feedback, final=True)
             return f"task {work_id} failed: {reason}"
