@@ -29,17 +29,12 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from control_plane import WORKFLOW  # noqa: E402  (the same two-phase workflow)
+from control_plane import WORKFLOW, pct  # noqa: E402  (the same two-phase workflow)
 from swarmkit import make_project  # noqa: E402
 
 from heph_mcp.client import HephClient  # noqa: E402
 from heph_mcp.identity import local_token  # noqa: E402
 from testkit import ServerProcess  # noqa: E402
-
-
-def ms(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
 
 async def timed(call, samples: int) -> list[float]:  # type: ignore[no-untyped-def]
@@ -131,11 +126,11 @@ async def measure(server: ServerProcess, project: Path, args, console: Console) 
         table = Table(title=f"board snapshot, one run of {args.tasks} tasks ({size // 1024} KiB)")
         for column in ("request", "p50 ms", "p99 ms", "p50 vs workflow_status"):
             table.add_column(column, justify="right")
-        base_p50 = ms(status, 0.5)
+        base_p50 = pct(status, 0.5)
         rows = {"GET /board/api/snapshot": snapshot, "workflow_status (MCP)": status,
                 "GET /healthz": floor}  # fmt: skip
         for name, values in rows.items():
-            p50, p99 = ms(values, 0.5), ms(values, 0.99)
+            p50, p99 = pct(values, 0.5), pct(values, 0.99)
             table.add_row(name, f"{p50:.1f}", f"{p99:.1f}", f"{p50 / base_p50:.2f}")
         console.print(table)
         live = Table(title="change -> every open page has the new snapshot")
@@ -143,7 +138,7 @@ async def measure(server: ServerProcess, project: Path, args, console: Console) 
             live.add_column(column, justify="right")
         for pages in [int(p) for p in args.pages.split(",")]:
             latencies = await change_latency(base, token, user, run, pages, 20)
-            live.add_row(str(pages), f"{ms(latencies, 0.5):.0f}", f"{ms(latencies, 0.99):.0f}",
+            live.add_row(str(pages), f"{pct(latencies, 0.5):.0f}", f"{pct(latencies, 0.99):.0f}",
                          f"{max(latencies) * 1000:.0f}")  # fmt: skip
         console.print(live)
         console.print(f"(median snapshot {statistics.median(snapshot) * 1000:.1f} ms)")
