@@ -6,8 +6,10 @@ layer. The page and its scripts come from `static/` inside the package.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import (
@@ -43,6 +45,29 @@ PAGE_HEADERS = {
 MEMORY_LIMIT = 20
 
 
+class SharedSnapshot:
+    """One snapshot per store change, shared by every open page: ten pages watching used
+    to rebuild it ten times after each commit. A page never sees it older than the last
+    commit before its request."""
+
+    def __init__(self) -> None:
+        self._lock = asyncio.Lock()
+        self._built_at: int | None = None
+        self._snapshot: dict[str, Any] = {}
+
+    async def get(
+        self, changes: Callable[[], int], build: Callable[[], Awaitable[dict[str, Any]]]
+    ) -> dict[str, Any]:
+        async with self._lock:
+            seen = changes()
+            if self._built_at != seen:
+                self._snapshot, self._built_at = await build(), seen
+            return self._snapshot
+
+    def of(self, services: Services) -> Callable[[], Awaitable[dict[str, Any]]]:
+        return lambda: self.get(lambda: services.store.changes, lambda: build_snapshot(services))
+
+
 class Board:
     """The board's routes, bound to a server's services once they exist."""
 
@@ -50,6 +75,7 @@ class Board:
         self._services = services
         self._resolve = resolve
         self.streams = Streams()
+        self._snapshot = SharedSnapshot()
 
     def routes(self) -> list[BaseRoute]:
         return [
@@ -82,7 +108,7 @@ class Board:
         services = await self._user_services(request)
         if isinstance(services, Response):
             return services
-        return JSONResponse(await build_snapshot(services), headers=NO_STORE)
+        return JSONResponse(await self._snapshot.of(services)(), headers=NO_STORE)
 
     async def memories(self, request: Request) -> Response:
         caller = await authorize(self._resolve, request_token(request))
@@ -104,9 +130,7 @@ class Board:
         if isinstance(services, Response):
             return services
         store = services.store
-        stream = snapshot_events(
-            lambda: build_snapshot(services), lambda: store.changes, self.streams
-        )
+        stream = snapshot_events(self._snapshot.of(services), lambda: store.changes, self.streams)
         return StreamingResponse(
             stream,
             media_type="text/event-stream",

@@ -10,7 +10,7 @@ import re
 from ticketkit import COLUMNS, call, kanban_run, ticket
 
 from heph_mcp.board.auth import COOKIE, RedactTokens
-from heph_mcp.board.routes import STATIC
+from heph_mcp.board.routes import STATIC, SharedSnapshot
 from heph_mcp.board.sse import Streams, snapshot_events
 from heph_mcp.identity import local_token
 
@@ -195,6 +195,22 @@ async def test_a_changed_store_that_leaves_the_snapshot_alike_sends_nothing():
     await anext(events)
     assert await asyncio.wait_for(anext(events), 5) == ": ping\n\n"
     assert counter["n"] > 2  # rebuilt after each change, sent only when different
+
+
+async def test_every_open_page_shares_one_snapshot_per_store_change():
+    shared, builds, changes = SharedSnapshot(), [], {"n": 0}
+
+    async def build() -> dict:
+        builds.append(changes["n"])
+        await asyncio.sleep(0.01)  # the pages ask while it is being built
+        return {"built_at": changes["n"]}
+
+    pages = [shared.get(lambda: changes["n"], build) for _ in range(10)]
+    first = await asyncio.gather(*pages)
+    changes["n"] += 1
+    after = await asyncio.gather(*(shared.get(lambda: changes["n"], build) for _ in range(10)))
+    assert builds == [0, 1]
+    assert all(s == {"built_at": 0} for s in first) and all(s == {"built_at": 1} for s in after)
 
 
 async def test_a_ticket_workflow_shows_its_tickets_in_the_boards_own_columns(heph):
