@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from heph_mcp import prompts, resources
 from heph_mcp.board import Board
 from heph_mcp.board.auth import redact_access_log
+from heph_mcp.hook_routes import HookRoutes
 from heph_mcp.identity import HephTokenVerifier
 from heph_mcp.memory import Memory
 from heph_mcp.notify import serve_subscriptions
@@ -28,7 +29,7 @@ from heph_mcp.records import Principal
 from heph_mcp.services import Services
 from heph_mcp.settings import Settings
 from heph_mcp.store import Store
-from heph_mcp.tools import guidance, ops, runs, tasks, tickets, validation
+from heph_mcp.tools import approvals, guidance, ops, runs, tasks, tickets, validation
 from heph_mcp.tools import memory as memory_tools
 from heph_mcp.tools.common import Limits
 from phases import Workflow, WorkflowRegistry
@@ -103,6 +104,7 @@ def build_server(
     memory_tools.register(mcp, limits)
     validation.register(mcp, limits)
     tickets.register(mcp, limits)
+    approvals.register(mcp, limits)
     ops.register(mcp)
     guidance.register(mcp)
     guidance.register_conductor(mcp)
@@ -120,8 +122,8 @@ def build_app(
     memory: Any = None,
     workflows: list[Workflow] | None = None,
 ) -> Starlette:
-    """The HTTP app: MCP at /mcp, the board at / and /board/, an unauthenticated /healthz,
-    a request-size cap.
+    """The HTTP app: MCP at /mcp, the board at / and /board/, agents' permission hooks at
+    /hooks/, an unauthenticated /healthz, a request-size cap.
 
     `app.state.stop_streams()` ends the board's event streams; call it when the
     server begins to stop (serve.HephServer does), or uvicorn waits on them.
@@ -130,13 +132,19 @@ def build_app(
     mcp = build_server(settings, store=store, memory=memory, workflows=workflows, runtime=runtime)
     mcp_app = mcp.http_app(path="/mcp")
     board = Board(lambda: runtime.services, runtime.resolve)
+    hooks = HookRoutes(lambda: runtime.services, runtime.resolve)
     redact_access_log()
 
     async def healthz(_: Request) -> JSONResponse:
         return JSONResponse({"ok": True, "name": "hephaestus"})
 
     app = Starlette(
-        routes=[Route("/healthz", healthz), *board.routes(), Mount("/", app=mcp_app)],
+        routes=[
+            Route("/healthz", healthz),
+            *hooks.routes(),
+            *board.routes(),
+            Mount("/", app=mcp_app),
+        ],
         lifespan=mcp_app.lifespan,
     )
     app.state.stop_streams = board.streams.stop

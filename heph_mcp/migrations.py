@@ -244,4 +244,28 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX tasks_ticket ON tasks (ticket_id)
         """,
     ),
+    (
+        "approvals",
+        """
+        CREATE TABLE approvals (
+            id TEXT PRIMARY KEY,
+            run_id TEXT NOT NULL REFERENCES runs(id),
+            task_id TEXT NOT NULL REFERENCES tasks(id),
+            agent_id TEXT NOT NULL REFERENCES agents(id),
+            tool TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            input TEXT NOT NULL DEFAULT '{}',
+            status TEXT NOT NULL CHECK (status IN (
+                'pending', 'allowed', 'denied', 'expired', 'cancelled')),
+            decided_by TEXT,
+            message TEXT NOT NULL DEFAULT '',
+            answers TEXT,
+            created_at REAL NOT NULL,
+            expires_at REAL,
+            decided_at REAL
+        );
+        CREATE INDEX approvals_status ON approvals (status, run_id);
+        CREATE INDEX approvals_agent ON approvals (agent_id, status)
+        """,
+    ),
 ]

@@ -18,6 +18,7 @@ from mcp.server.subscriptions import (
 )
 
 QUEUE_URI = "heph://queue"
+QUESTIONS_URI = "heph://questions"
 
 
 class Notifier:
@@ -29,6 +30,11 @@ class Notifier:
     async def queue_changed(self) -> None:
         if self.bus is not None:
             await self.bus.publish(ResourceUpdated(uri=QUEUE_URI))
+
+    async def questions_changed(self) -> None:
+        """An agent's request waits for the user, or was decided: MCP hosts refetch."""
+        if self.bus is not None:
+            await self.bus.publish(ResourceUpdated(uri=QUESTIONS_URI))
 
 
 def serve_subscriptions(mcp: FastMCP) -> Notifier:

@@ -147,6 +147,41 @@ class Result(BaseModel):
         return cls(**data)
 
 
+ApprovalStatus = Literal["pending", "allowed", "denied", "expired", "cancelled"]
+
+
+class Approval(BaseModel):
+    """An agent's request for something its settings do not allow, and how it was decided."""
+
+    id: str
+    run_id: str
+    task_id: str
+    agent_id: str
+    tool: str = Field(description="The tool the agent asked to use, e.g. Bash, AskUserQuestion")
+    subject: str = Field(description="What it acts on: a command, a path, a URL, a question")
+    input: dict[str, Any] = Field(description="The tool's input as the agent sent it")
+    status: ApprovalStatus
+    decided_by: str | None = Field(
+        default=None, description="The policy rule, the user, or 'timeout' when none answered"
+    )
+    message: str = Field(default="", description="What the agent is told")
+    answers: dict[str, str] | None = Field(
+        default=None, description="The user's answers to an AskUserQuestion, question -> answer"
+    )
+    created_at: str | None = None
+    expires_at: str | None = None
+    decided_at: str | None = None
+
+    @classmethod
+    def from_row(cls, row: aiosqlite.Row) -> Approval:
+        data = dict(row)
+        data["input"] = json.loads(data["input"])
+        data["answers"] = json.loads(data["answers"]) if data["answers"] else None
+        for key in ("created_at", "expires_at", "decided_at"):
+            data[key] = iso(data[key])
+        return cls(**data)
+
+
 class Review(BaseModel):
     """What a validator's verdict did."""
 
@@ -245,6 +280,10 @@ class RunStatus(BaseModel):
     )
     results: list[Result] = Field(
         default_factory=list, description="Results submitted for the run, oldest first"
+    )
+    questions: list[Approval] = Field(
+        default_factory=list,
+        description="Agents' requests waiting for the user: answer them with answer_question",
     )
 
 

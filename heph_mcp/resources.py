@@ -17,7 +17,7 @@ from fastmcp.exceptions import FastMCPError, ResourceError
 from heph_mcp.brief import phase_instructions
 from heph_mcp.errors import HephError, NotFound
 from heph_mcp.identity import current_principal
-from heph_mcp.notify import QUEUE_URI
+from heph_mcp.notify import QUESTIONS_URI, QUEUE_URI
 from heph_mcp.services.guidance import guardian_view
 from heph_mcp.tools.common import roles, services
 from heph_mcp.tools.runs import WorkflowInfo
@@ -39,6 +39,12 @@ def register(mcp: FastMCP) -> None:
     async def queue(ctx: Context) -> str:
         """Task counts by status; subscribe to hear when work is queued, finished or cancelled."""
         return json.dumps(await services(ctx).agents.queue_counts())
+
+    @mcp.resource(QUESTIONS_URI, mime_type="application/json", auth=roles("user"))
+    async def questions(ctx: Context) -> str:
+        """Agents' requests waiting for your answer; subscribe to hear of new ones."""
+        listed = await services(ctx).approvals.listed(None, "pending", 200)
+        return json.dumps({"questions": [q.model_dump() for q in listed]}, indent=2)
 
     @mcp.resource("heph://workflows", mime_type="application/json", auth=ALL)
     async def workflows(ctx: Context) -> str:

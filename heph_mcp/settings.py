@@ -7,7 +7,10 @@ work out of the box (loopback, state under `<project>/.hephaestus/`).
 
 from __future__ import annotations
 
+import hashlib
+import os
 import socket
+import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
@@ -78,6 +81,19 @@ class Settings(BaseSettings):
     poll_interval: float = Field(default=15.0, gt=0, description="Safety-net queue poll")
     watch_interval: float = Field(default=1.0, gt=0, description="Session check period")
     tmux_socket: str | None = Field(default=None, description="tmux -L name; default server")
+    agent_sandbox: bool = Field(
+        default=True,
+        description="Run each agent in its CLI's sandbox (false exposes every file your user"
+        " can read, the tokens included, to every agent)",
+    )
+    agent_writable_paths: list[Path] = Field(
+        default_factory=list,
+        description="Folders every sandboxed agent may write besides its worktree (a cache)",
+    )
+    network_allowed_domains: list[str] = Field(
+        default_factory=lambda: ["*"],
+        description="Hosts sandboxed commands may reach; ['*'] (default) is the open network",
+    )
 
     # Guardian: steering is rate-limited per agent unless severe.
     steer_interval: float = Field(default=300.0, ge=0, description="Seconds between steers")
@@ -125,6 +141,13 @@ class Settings(BaseSettings):
         return self.state_dir / "agents"
 
     @property
+    def private_dir(self) -> Path:
+        """Agents' MCP configs and settings (their tokens): in the temp folder, where no path
+        from a worktree leads, one folder per project."""
+        digest = hashlib.sha256(str(self.state_dir).encode()).hexdigest()[:16]
+        return Path(tempfile.gettempdir()) / f"heph-{os.getuid()}" / digest
+
+    @property
     def logs_dir(self) -> Path:
         return self.state_dir / "logs"
 
@@ -159,8 +182,6 @@ def load_settings(project: Path | None = None, **overrides: Any) -> Settings:
     The config file lives in the project, which is itself a setting, so the
     project is resolved first (argument, then HEPH_PROJECT, then cwd).
     """
-    import os
-
     root = Path(project or os.environ.get("HEPH_PROJECT") or Path.cwd()).expanduser().resolve()
     config: dict[str, Any] = dict(Settings.model_config)
     toml_file, yaml_file = root / "hephaestus.toml", root / "hephaestus.yaml"

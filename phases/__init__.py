@@ -1,5 +1,6 @@
 """Phase and workflow model, loaders and the built-in workflows."""
 
+from phases.approvals import ApprovalPolicy, ApprovalRule
 from phases.loader import (
     WorkflowLoadError,
     builtin_workflows,
@@ -22,6 +23,8 @@ from phases.registry import WorkflowRegistry
 
 __all__ = [
     "AgentSpec",
+    "ApprovalPolicy",
+    "ApprovalRule",
     "Board",
     "FirstTask",
     "LaunchParameter",

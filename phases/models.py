@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from phases.approvals import ApprovalPolicy
+
 NAME_PATTERN = r"^[a-z][a-z0-9_\-]{0,63}$"
 
 
@@ -49,6 +51,9 @@ class Phase(_Strict):
     working_directory: str | None = None
     validation: Validation = Field(default_factory=Validation)
     agent: AgentSpec = Field(default_factory=AgentSpec)
+    approvals: ApprovalPolicy | None = Field(
+        default=None, description="Rules tried before the workflow's for this phase's agents"
+    )
 
 
 class Board(_Strict):
@@ -83,6 +88,10 @@ class WorkflowConfig(_Strict):
     board: Board = Field(default_factory=Board)
     max_concurrent_agents: int = Field(default=3, ge=1, le=64)
     launch_parameters: list[LaunchParameter] = Field(default_factory=list)
+    approvals: ApprovalPolicy = Field(
+        default_factory=ApprovalPolicy,
+        description="How requests an agent's settings do not allow are decided",
+    )
 
 
 class FirstTask(_Strict):

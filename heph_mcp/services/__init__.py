@@ -9,6 +9,7 @@ from heph_mcp.memory import Memory
 from heph_mcp.notify import Notifier
 from heph_mcp.records import Principal, Task
 from heph_mcp.services.agents import AgentService
+from heph_mcp.services.approvals import ApprovalService
 from heph_mcp.services.common import RunWorkflows, TaskReader
 from heph_mcp.services.conductor import ConductorService
 from heph_mcp.services.dedup import TaskDeduper
@@ -47,6 +48,7 @@ class Services:
     validation: ValidationService
     tickets: TicketService
     ticket_search: TicketSearch
+    approvals: ApprovalService
 
     @classmethod
     async def create(
@@ -89,6 +91,7 @@ class Services:
             ),
             tickets=TicketService(store, run_workflows, ticket_search, notifier),
             ticket_search=ticket_search,
+            approvals=ApprovalService(store, run_workflows, settings, notifier),
         )
 
     async def finish_task(

@@ -18,6 +18,7 @@ from heph_mcp.errors import Conflict, NotFound
 from heph_mcp.identity import Identity
 from heph_mcp.notify import Notifier
 from heph_mcp.records import ACTIVE_STATUSES, Agent, Principal, Task, iso
+from heph_mcp.services.approvals import cancel_pending
 from heph_mcp.services.common import TaskReader, new_id, now, record_event
 from heph_mcp.services.validation import abandon_review
 from heph_mcp.settings import Settings
@@ -300,6 +301,7 @@ class AgentService:
             (reason, now(), agent_id),
         )
         await self._identity.revoke(db, agent_id)
+        await cancel_pending(db, agent_id, reason)
 
     async def _settle_task(
         self, db: aiosqlite.Connection, row: Mapping[str, Any], reason: str, actor: str

@@ -18,6 +18,7 @@ from heph_mcp.records import (
     TaskSummary,
     iso,
 )
+from heph_mcp.services.approvals import pending_questions
 from heph_mcp.services.common import (
     RunWorkflows,
     TaskReader,
@@ -166,6 +167,7 @@ class RunService:
             agents=[Agent.from_row(a) for a in agent_rows],
             guardian=await guardian_view(self._store, run.id, steers=5),
             results=await run_results(self._store, run.id),
+            questions=await pending_questions(self._store, run.id),
         )
 
 

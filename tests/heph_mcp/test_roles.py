@@ -29,6 +29,8 @@ USER_TOOLS = TICKET_TOOLS | {
     "find_memories",
     "submit_result",
     "get_result",
+    "list_questions",
+    "answer_question",
 }
 AGENT_TOOLS = TICKET_TOOLS | {
     "create_task",
