@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import sys
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -16,6 +17,9 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, Field
+
+from claude_config import permission_hook
+from claude_config.confinement import Confinement, claude_denials, claude_sandbox
 
 START_PROMPT = (
     "Your Hephaestus task brief is in the file {brief}. Read it now and do the task it "
@@ -30,6 +34,9 @@ class CliTemplate(BaseModel):
     trust: Literal["claude", "none"] = "none"
     token_env: str | None = None
     config_env: str | None = None
+    # claude: Claude Code's own sandbox, from settings we write; bwrap: the launcher runs the
+    # whole CLI inside bubblewrap built from the same plan (no CLI of its own needed).
+    sandbox: Literal["claude", "bwrap"] = "bwrap"
 
 
 @dataclass
@@ -38,13 +45,19 @@ class AgentLaunch:
 
     url: str
     token: str
-    agent_dir: Path
+    agent_dir: Path  # what the agent may read of ours: its brief
     worktree: Path
     task_id: str
     run_id: str
+    private_dir: Path | None = None  # its MCP config and settings; default: agent_dir
     model: str | None = None
     allowed_tools: list[str] = field(default_factory=list)
     read_only: bool = False  # a validator: judges the work, never edits it
+    confinement: Confinement | None = None  # None: the user turned the sandbox off
+
+    @property
+    def private(self) -> Path:
+        return self.private_dir or self.agent_dir
 
     @property
     def brief(self) -> Path:
@@ -52,11 +65,15 @@ class AgentLaunch:
 
     @property
     def mcp_config(self) -> Path:
-        return self.agent_dir / "mcp.json"
+        return self.private / "mcp.json"
 
     @property
     def settings(self) -> Path:
-        return self.agent_dir / "settings.json"
+        return self.private / "settings.json"
+
+    @property
+    def hook_config(self) -> Path:
+        return self.private / "hook.json"
 
     def values(self) -> dict[str, str]:
         values = {
@@ -113,26 +130,62 @@ def mcp_config(template: CliTemplate, launch: AgentLaunch) -> dict[str, Any] | N
         return {"mcpServers": {"hephaestus": {"httpUrl": launch.url, "headers": headers}}}
     if template.mcp_format == "opencode":
         server = {"type": "remote", "url": launch.url, "headers": headers, "enabled": True}
-        return {"$schema": "https://opencode.ai/config.json", "mcp": {"hephaestus": server}}
+        # Inside bubblewrap every tool may run without asking: nothing is left to a dialog.
+        allow = {"edit": "allow", "bash": "allow", "webfetch": "allow"}
+        return {"$schema": "https://opencode.ai/config.json", "mcp": {"hephaestus": server},
+                "permission": allow}  # fmt: skip
     return None
 
 
 EDIT_TOOLS = ["Edit", "Write", "NotebookEdit"]
 
 
-def claude_settings(allowed_tools: list[str], read_only: bool = False) -> dict[str, Any]:
-    """Claude Code settings: the template's permissions plus what the phase asks for.
+HOOK_SCRIPT = Path(permission_hook.__file__)
+# A question may wait up to a day (the policy's maximum timeout); the hook gives up just
+# before Claude Code would, so the agent always hears a decision rather than a timeout.
+HOOK_DEADLINE = 86400 + 60
+HOOK_TIMEOUT = HOOK_DEADLINE + 60
 
-    A validator's settings deny the editing tools as well: its worktree is
-    read-only on disk, and the CLI should not even offer to write there.
+
+def claude_settings(launch: AgentLaunch) -> dict[str, Any]:
+    """Claude Code settings: the template, the phase's extra tools, the sandbox and our hook.
+
+    Inside its sandbox every shell command runs without a prompt; whatever Claude
+    Code would still ask a human goes to the permission hook instead. A validator
+    is denied the editing tools as well, and its sandbox cannot write its worktree.
     """
     text = resources.files("claude_config").joinpath("settings.json").read_text()
     settings: dict[str, Any] = json.loads(text)
     permissions = settings["permissions"]
-    allow = permissions["allow"] + [t for t in allowed_tools if t not in permissions["allow"]]
-    if read_only:
+    allow = list(permissions["allow"])
+    allow += [t for t in launch.allowed_tools if t not in allow]
+    permissions["deny"] = []
+    if launch.read_only:
         allow = [t for t in allow if t not in EDIT_TOOLS]
-        permissions["deny"] = EDIT_TOOLS
+        permissions["deny"] += EDIT_TOOLS
         permissions["defaultMode"] = "default"
+    if launch.confinement is not None:
+        settings["sandbox"] = claude_sandbox(launch.confinement)
+        permissions["deny"] += claude_denials(launch.confinement)
+    else:
+        allow.append("Bash")  # the user turned the sandbox off: commands run as they are
     permissions["allow"] = allow
+    settings["hooks"] = {"PermissionRequest": [{"matcher": "*", "hooks": [
+        {"type": "command", "command": hook_command(launch), "timeout": HOOK_TIMEOUT}
+    ]}]}  # fmt: skip
     return settings
+
+
+def hook_command(launch: AgentLaunch) -> str:
+    """The hook's command line (Claude Code runs it through a shell: every part quoted)."""
+    return shlex.join([sys.executable, "-I", str(HOOK_SCRIPT), str(launch.hook_config)])
+
+
+def hook_config(launch: AgentLaunch) -> dict[str, Any]:
+    """Where the hook asks, as whom; written beside the MCP config, out of the agent's reach."""
+    return {
+        "url": launch.url.removesuffix("/mcp"),
+        "token": launch.token,
+        "sandboxed": launch.confinement is not None,
+        "deadline": HOOK_DEADLINE,
+    }

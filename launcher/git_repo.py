@@ -62,6 +62,8 @@ class GitRepo:
     def __init__(self, repo: Repo):
         self._repo = repo
         self.root = Path(repo.working_tree_dir or ".")
+        # Where every worktree's commits go (objects, refs): agents' sandboxes may write it.
+        self.common_dir = Path(repo.common_dir).resolve()
         self._lock = threading.Lock()
 
     def _git(self, *args: str, cwd: Path | None = None, check: bool = True) -> tuple[int, str]:

@@ -19,13 +19,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from claude_config.templates import AgentLaunch, cli_template, render_argv
+from claude_config.confinement import Confinement
+from claude_config.templates import AgentLaunch, CliTemplate, cli_template, render_argv
 from heph_mcp.client import HephCallError, HephClient
 from heph_mcp.notify import QUEUE_URI
 from heph_mcp.services.common import task_branch
 from heph_mcp.settings import Settings
 from launcher import workspace
 from launcher.git_repo import GitError, GitRepo, run_branch
+from launcher.sandbox import bwrap_argv
 from launcher.sessions import AgentSession, Verdict, judge, session_name
 from launcher.tmux import PaneState, Tmux, TmuxError
 
@@ -59,6 +61,7 @@ class Launcher:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until `stop` is set; sessions are left running for the next launcher."""
+        await asyncio.to_thread(workspace.private_folder, self.settings.private_dir, 2)
         await self.adopt()
         listener = asyncio.create_task(self._listen())
         next_poll = next_renew = 0.0
@@ -131,6 +134,7 @@ class Launcher:
             url=self.client.url,
             token=session.token,
             agent_dir=session.agent_dir,
+            private_dir=session.private_dir,
             worktree=session.worktree,
             task_id=task_id,
             run_id=run_id,
@@ -144,9 +148,10 @@ class Launcher:
                 self._worktree(session, task.get("base_ref")),
                 self.client.prompt("task_brief", task_id=task_id),
             )
+            launch.confinement = self._confinement(session, template)
             env = await asyncio.to_thread(workspace.prepare, template, launch, brief)
             env |= self._identity_env(session)
-            argv = render_argv(template, launch)
+            argv = self._confined(template, launch, render_argv(template, launch))
             await self.tmux.call("start", session.session, session.worktree, argv, env)
         except (GitError, TmuxError, OSError, HephCallError) as exc:
             await self._end(session, "died", f"could not start the agent: {exc}")
@@ -156,6 +161,28 @@ class Launcher:
             "launched", {"task_id": task_id, "agent_id": session.agent_id, "at": time.time()}
         )
         log.info("started %s for task %s (%s)", session.session, task_id, task["title"][:60])
+
+    def _confinement(self, session: AgentSession, template: CliTemplate) -> Confinement | None:
+        """The agent's sandbox plan, or None when the user turned the sandbox off."""
+        if not self.settings.agent_sandbox:
+            return None
+        private = session.private_dir or session.agent_dir
+        plan = Confinement(
+            worktree=session.worktree, brief=session.agent_dir / "brief.md", private=private,
+            state_dir=self.settings.state_dir, private_root=self.settings.private_dir,
+            git_dir=self.repo.common_dir,
+            scratch=private / "tmp" if template.sandbox == "bwrap" else None,
+            network=tuple(self.settings.network_allowed_domains),
+            extra_writable=tuple(self.settings.agent_writable_paths),
+        )  # fmt: skip
+        return plan.freeze() if session.kind != "work" else plan
+
+    @staticmethod
+    def _confined(template: CliTemplate, launch: AgentLaunch, argv: list[str]) -> list[str]:
+        """Claude Code confines its own commands; any other CLI runs inside bubblewrap."""
+        if launch.confinement is None or template.sandbox != "bwrap":
+            return argv
+        return bwrap_argv(launch.confinement, argv)
 
     async def _worktree(self, session: AgentSession, base_ref: str | None) -> None:
         """A worker's own branch, or for a validator a read-only checkout of what it judges."""
@@ -192,6 +219,7 @@ class Launcher:
             started["agent_id"], task_id, run_id, task["title"], name, worktree,
             self.settings.agents_dir / name, token=started["token"],
             kind=task.get("kind", "work"), validates=task.get("validates"),
+            private_dir=self.settings.private_dir / name,
         )  # fmt: skip
         self.sessions[session.agent_id] = session
         return session
@@ -219,7 +247,8 @@ class Launcher:
             reason = f"{reason}; last lines of its pane:\n{last}"
         await self.tmux.call("kill", session.session)
         reason = await self._keep_work(session, verdict, reason)
-        await asyncio.to_thread(workspace.remove, session.agent_dir, session.worktree)
+        private = session.private_dir or session.agent_dir
+        await asyncio.to_thread(workspace.remove, session.agent_dir, private, session.worktree)
         if verdict != "gone":
             with contextlib.suppress(HephCallError):  # already ended by the server: fine
                 await self.client.call(
@@ -328,6 +357,7 @@ def _session_of(agent: dict[str, Any], settings: Settings) -> AgentSession:
     return AgentSession(
         agent["id"], agent["task_id"], agent["run_id"], "",
         name, Path(worktree), settings.agents_dir / name,
+        private_dir=settings.private_dir / name,
     )  # fmt: skip
 
 

@@ -15,6 +15,7 @@ from heph_mcp.serve import running_url
 from heph_mcp.settings import Settings
 from launcher.git_repo import GitRepo, open_repo
 from launcher.launcher import Launcher, Observer
+from launcher.sandbox import SandboxError, check_sandbox
 from launcher.tmux import Tmux
 
 
@@ -64,10 +65,16 @@ def check_claude_login(program: str) -> None:
 
 
 def preflight(settings: Settings) -> tuple[GitRepo, Tmux]:
-    """tmux, the agent CLI, a git repository with a commit: fail fast with the fix."""
+    """tmux, the agent CLI, the sandbox, a git repository with a commit: fail fast with the
+    fix."""
     repo = open_repo(settings.project)
     tmux = Tmux(settings.tmux_socket)
     check_agent_cli(settings)
+    if settings.agent_sandbox:
+        try:
+            check_sandbox()
+        except SandboxError as exc:
+            raise LauncherError(str(exc)) from None
     ignore = settings.state_dir / ".gitignore"
     if not ignore.exists():
         settings.state_dir.mkdir(parents=True, exist_ok=True)

@@ -32,6 +32,7 @@ class AgentSession:
     confirmed: bool = False
     kind: str = "work"  # or a validator's: "validation", "result_validation"
     validates: str | None = None
+    private_dir: Path | None = None  # its MCP config and settings, outside the state folder
 
     @property
     def branch(self) -> str:

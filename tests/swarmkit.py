@@ -172,6 +172,17 @@ class Swarm:
     def git(self, *args: str) -> str:
         return git(self.settings.project, *args)
 
+    @property
+    def exchange(self) -> Path:
+        """Where tests and their sandboxed agents swap files (gates, copies)."""
+        return exchange_folder(self.settings.project)
+
+
+def exchange_folder(project: Path) -> Path:
+    folder = project.parent / "exchange"
+    folder.mkdir(exist_ok=True)
+    return folder
+
 
 def swarm_settings(project: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
@@ -186,6 +197,9 @@ def swarm_settings(project: Path, **overrides: Any) -> Settings:
         "worker_id": "test-worker",
         # Scripted descriptions look alike to the embedder; these tests are about launching.
         "task_duplicate_threshold": 0.995,
+        # The one folder outside its worktree a sandboxed test agent may write: the gates
+        # and copies tests exchange with it (see Swarm.exchange).
+        "agent_writable_paths": [exchange_folder(project)],
     }
     return load_settings(project=project, **(values | overrides))
 

@@ -32,7 +32,7 @@ def writer(text: str, content: str, gate: Path | None = None) -> str:
 
 
 async def test_a_merge_conflict_queues_a_resolve_task_and_loses_nothing(swarm, tmp_path):
-    gate = tmp_path / "both-written"
+    gate = swarm.exchange / "both-written"
     goal = scripted(
         "Split the work on the shared file between two implementers.",
         *[
@@ -92,7 +92,7 @@ async def test_a_killed_session_is_retried_and_the_retry_finishes(swarm):
 
 
 async def test_a_restarted_launcher_adopts_live_sessions_and_starts_no_duplicate(swarm, tmp_path):
-    gate = tmp_path / "release"
+    gate = swarm.exchange / "release"
     goal = scripted(
         "Fan out three waiting tasks.",
         *[
@@ -171,8 +171,8 @@ async def test_the_concurrency_cap_is_never_exceeded(project, embedder, tmp_path
 async def test_hostile_task_text_reaches_the_agent_intact_and_nothing_executes(swarm, tmp_path):
     marker = Path("/tmp") / f"pwned-{uuid.uuid4().hex}"
     hostile = f'\'; rm -rf ~ $(touch {marker}) `touch {marker}` "$(id)" && echo $HOME; \\ \n'
-    copy = tmp_path / "description-seen.txt"
-    brief_copy = tmp_path / "brief-seen.md"
+    copy = swarm.exchange / "description-seen.txt"
+    brief_copy = swarm.exchange / "brief-seen.md"
     goal = scripted(hostile, {"copy_description": str(copy)}, {"copy_brief": str(brief_copy)})
     await swarm.start_launcher()
     run = await swarm.start(goal)
@@ -216,7 +216,7 @@ async def test_an_agent_that_never_calls_the_server_fails_with_its_pane_as_the_r
 
 
 async def test_cancelling_a_run_ends_its_sessions_and_no_other(swarm, tmp_path):
-    gate = tmp_path / "never"
+    gate = swarm.exchange / "never"
     await swarm.start_launcher()
     doomed = await swarm.start(scripted("Wait forever (doomed).", {"wait_file": str(gate)}))
     kept = await swarm.start(scripted(TOPICS[0], {"wait_file": str(gate)}))

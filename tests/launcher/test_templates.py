@@ -62,18 +62,23 @@ def test_the_agent_files_are_private_and_carry_the_token_only_in_the_mcp_config(
     tmp_path, monkeypatch
 ):
     monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(tmp_path))
-    spec = launch(tmp_path, allowed_tools=["Bash(pytest:*)"])
+    spec = launch(tmp_path, allowed_tools=["Bash(pytest:*)"], private_dir=tmp_path / "private")
     workspace.prepare(cli_template("claude", None), spec, "the brief")
     config = json.loads(spec.mcp_config.read_text())["mcpServers"]["hephaestus"]
     assert config["headers"] == {"Authorization": "Bearer heph_agent_secret"}
-    assert stat.S_IMODE(spec.mcp_config.stat().st_mode) == 0o600
-    assert stat.S_IMODE(spec.agent_dir.stat().st_mode) == 0o700
+    assert spec.mcp_config.parent == tmp_path / "private" != spec.brief.parent
+    assert os.listdir(spec.agent_dir) == ["brief.md"]  # the one file of ours it may read
+    for path in (spec.mcp_config, spec.settings, spec.hook_config):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    for folder in (spec.agent_dir, spec.private):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     allow = json.loads(spec.settings.read_text())["permissions"]["allow"]
     assert "mcp__hephaestus__*" in allow and "Bash(pytest:*)" in allow
+    assert json.loads(spec.hook_config.read_text())["token"] == "heph_agent_secret"
     trusted = json.loads((tmp_path / ".claude.json").read_text())["projects"]
     assert trusted[str(spec.worktree)]["hasTrustDialogAccepted"] is True
-    workspace.remove(spec.agent_dir, spec.worktree)
-    assert not spec.agent_dir.exists()
+    workspace.remove(spec.agent_dir, spec.private, spec.worktree)
+    assert not spec.agent_dir.exists() and not spec.private.exists()
     assert str(spec.worktree) not in json.loads((tmp_path / ".claude.json").read_text())["projects"]
 
 

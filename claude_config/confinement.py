@@ -1,0 +1,76 @@
+"""What one agent's sandbox lets it see and change: one plan, enforced two ways.
+
+Claude Code enforces it with its own sandbox (settings written per agent);
+other CLIs run inside bubblewrap built from the same plan (launcher/sandbox.py).
+The plan's promise: an agent works freely in its worktree, commits to its
+branch, and cannot read Hephaestus' state (tokens, database, other agents'
+folders and worktrees) or any other agent's private files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+OPEN_NETWORK = ("*",)
+
+
+@dataclass(frozen=True)
+class Confinement:
+    worktree: Path
+    brief: Path  # the brief file: the one thing of ours the agent reads
+    private: Path  # its own MCP config and settings: read by its CLI, never by its commands
+    state_dir: Path  # .hephaestus: tokens, database, logs, every agent's worktree and brief
+    private_root: Path  # every agent's private folder
+    git_dir: Path | None = None  # the repository's common git dir, written by commits
+    scratch: Path | None = None  # a writable temp folder (TMPDIR) for wrapped CLIs
+    read_only: bool = False  # a validator: it judges the worktree and never changes it
+    network: tuple[str, ...] = OPEN_NETWORK
+    extra_writable: tuple[Path, ...] = ()  # folders the user lets every agent write (caches)
+    frozen: tuple[Path, ...] = field(default=())  # set by `freeze` for a validator
+
+    def freeze(self) -> Confinement:
+        """A validator's plan: every entry of its worktree unwritable (file modes do not stop
+        root; the sandbox does). New files may appear but nothing it judges can change."""
+        entries = tuple(sorted(self.worktree.iterdir())) if self.worktree.is_dir() else ()
+        return replace(self, read_only=True, frozen=entries)
+
+    @property
+    def hidden(self) -> tuple[Path, Path]:
+        return (self.state_dir, self.private_root)
+
+    @property
+    def open_network(self) -> bool:
+        return tuple(self.network) == OPEN_NETWORK
+
+
+def claude_sandbox(plan: Confinement) -> dict[str, object]:
+    """Claude Code's `sandbox` settings for the plan (measured with Claude Code 2.1.331)."""
+    filesystem: dict[str, list[str]] = {
+        "denyRead": [str(p) for p in plan.hidden],
+        "allowRead": [str(plan.worktree), str(plan.brief)],
+    }
+    if plan.frozen:
+        filesystem["denyWrite"] = [str(p) for p in plan.frozen]
+    if plan.extra_writable:
+        filesystem["allowWrite"] = [str(p) for p in plan.extra_writable]
+    return {
+        "enabled": True,
+        # A missing sandbox must stop the agent, not leave it asking before each command.
+        "failIfUnavailable": True,
+        "autoAllowBashIfSandboxed": True,
+        "allowUnsandboxedCommands": False,
+        "network": {"allowedDomains": list(plan.network), "allowLocalBinding": True},
+        "filesystem": filesystem,
+    }
+
+
+def claude_denials(plan: Confinement) -> list[str]:
+    """Permission rules for Claude Code's own file tools, which its sandbox does not cover.
+
+    Claude Code resolves links before it checks these, so a link in the worktree
+    does not reach them either. The rest of the state folder is refused by the
+    approval policy on the server (a read outside the worktree asks it).
+    """
+    roots = [plan.state_dir / "secrets", plan.private_root]
+    return [f"{tool}(/{root}/**)" for root in roots for tool in ("Read", "Edit", "Write")]

@@ -1,0 +1,104 @@
+"""The agents' sandbox on this host: check that it really works, and confine non-Claude CLIs.
+
+Claude Code sandboxes its own shell commands with bubblewrap and socat (Linux)
+or Seatbelt (macOS) from the settings we write. Other CLIs run whole inside
+bubblewrap, built from the same plan (claude_config/confinement.py). Either
+way `heph up` first runs a real probe: a sandbox that cannot start would leave
+every agent asking for approval, and one that starts but leaks would be worse.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from claude_config.confinement import Confinement
+
+OPT_OUT = (
+    "or run with --no-sandbox (HEPH_AGENT_SANDBOX=false), which lets every agent read and"
+    " change anything your user can, the tokens in .hephaestus/secrets included"
+)
+PROBE_SECRET = "heph-sandbox-probe"
+
+
+class SandboxError(RuntimeError):
+    """The sandbox cannot run here; the message names the cause and the fix."""
+
+
+def check_sandbox() -> None:
+    """Probe the sandbox: a command runs, writes its folder, and cannot read a hidden one."""
+    if platform.system() == "Darwin":
+        _check_macos()
+        return
+    missing = [tool for tool in ("bwrap", "socat") if shutil.which(tool) is None]
+    if missing:
+        raise SandboxError(
+            f"agent sandbox unavailable: {' and '.join(missing)} not found:"
+            f" apt-get install bubblewrap socat, {OPT_OUT}"
+        )
+    with tempfile.TemporaryDirectory(prefix="heph-probe-") as folder:
+        _probe(Path(folder))
+
+
+def _probe(folder: Path) -> None:
+    hidden, work = folder / "hidden", folder / "work"
+    hidden.mkdir()
+    work.mkdir()
+    (hidden / "token").write_text(PROBE_SECRET)
+    plan = Confinement(work, work / "brief.md", work, hidden, hidden / "private", scratch=work)
+    script = f"cat {hidden}/token 2>/dev/null; echo ok > {work}/written; echo ran"
+    done = subprocess.run(
+        bwrap_argv(plan, ["sh", "-c", script]), capture_output=True, text=True, timeout=30
+    )
+    ran = done.returncode == 0 and "ran" in done.stdout
+    if not ran or not (work / "written").is_file():
+        reason = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise SandboxError(
+            f"agent sandbox unavailable: bubblewrap could not start a sandbox ({reason[0]}):"
+            " allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1;"
+            f" on Ubuntu 24.04 also kernel.apparmor_restrict_unprivileged_userns=0), {OPT_OUT}"
+        )
+    if PROBE_SECRET in done.stdout:
+        raise SandboxError(f"agent sandbox unavailable: a hidden folder was readable; {OPT_OUT}")
+
+
+def _check_macos() -> None:
+    probe = ["sandbox-exec", "-p", "(version 1)(allow default)", "true"]
+    if shutil.which("sandbox-exec") is None or subprocess.run(probe, check=False).returncode:
+        raise SandboxError(f"agent sandbox unavailable: sandbox-exec does not run; {OPT_OUT}")
+
+
+def bwrap_argv(plan: Confinement, argv: list[str]) -> list[str]:
+    """`argv` inside bubblewrap: the whole system read-only, Hephaestus' state hidden, the
+    agent's own worktree, git objects and scratch folder writable, its own files readable.
+
+    Later mounts win, so hidden folders are emptied first and the agent's own parts of
+    them are mounted back on top. The network is shared: the CLI talks to the server.
+    """
+    args = ["bwrap", "--die-with-parent", "--unshare-pid", "--ro-bind", "/", "/"]
+    args += ["--dev", "/dev", "--proc", "/proc"]
+    for folder in plan.hidden:
+        args += ["--tmpfs", str(folder)]
+    for path in _existing(plan.brief, plan.private):
+        args += ["--ro-bind", str(path), str(path)]
+    writable = [plan.scratch] if plan.read_only else [plan.worktree, plan.git_dir, plan.scratch]
+    for path in _existing(*writable, *plan.extra_writable):
+        args += ["--bind", str(path), str(path)]
+    for path in _existing(*_git_protected(plan), plan.worktree if plan.read_only else None):
+        args += ["--ro-bind", str(path), str(path)]
+    return [*args, "--chdir", str(plan.worktree), "--", *argv]
+
+
+def _git_protected(plan: Confinement) -> list[Path | None]:
+    """What git runs on its own (hooks) or is told to run (config) stays as it is."""
+    if plan.git_dir is None:
+        return []
+    return [plan.git_dir / "hooks", plan.git_dir / "config"]
+
+
+def _existing(*paths: Path | None) -> list[Path]:
+    return [p for p in paths if p is not None and os.path.exists(p)]
