@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 OPEN_NETWORK = ("*",)
+SANDBOX_EXCLUDES = Path(__file__).with_name("sandbox.gitignore")
 
 
 @dataclass(frozen=True)
@@ -73,4 +74,17 @@ def claude_denials(plan: Confinement) -> list[str]:
     approval policy on the server (a read outside the worktree asks it).
     """
     roots = [plan.state_dir / "secrets", plan.private_root]
-    return [f"{tool}(/{root}/**)" for root in roots for tool in ("Read", "Edit", "Write")]
+    return [f"{tool}(/{root}/**)" for root in roots for tool in ("Read", "Edit")]
+
+
+def claude_git_env() -> dict[str, str]:
+    """Git settings for a Claude Code agent's commands: ignore its sandbox's placeholders.
+
+    Passed as environment (git's GIT_CONFIG_* variables) so nothing is written to the
+    user's repository or global config; it stands in for a global excludes file.
+    """
+    return {
+        "GIT_CONFIG_COUNT": "1",
+        "GIT_CONFIG_KEY_0": "core.excludesFile",
+        "GIT_CONFIG_VALUE_0": str(SANDBOX_EXCLUDES),
+    }

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from claude_config.confinement import Confinement
+from claude_config.confinement import Confinement, claude_git_env
 from claude_config.templates import AgentLaunch, CliTemplate, cli_template, render_argv
 from heph_mcp.client import HephCallError, HephClient
 from heph_mcp.notify import QUEUE_URI
@@ -151,6 +151,8 @@ class Launcher:
             launch.confinement = self._confinement(session, template)
             env = await asyncio.to_thread(workspace.prepare, template, launch, brief)
             env |= self._identity_env(session)
+            if launch.confinement is not None and template.sandbox == "claude":
+                env |= claude_git_env()
             argv = self._confined(template, launch, render_argv(template, launch))
             await self.tmux.call("start", session.session, session.worktree, argv, env)
         except (GitError, TmuxError, OSError, HephCallError) as exc:

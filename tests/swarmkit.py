@@ -45,7 +45,11 @@ SCRIPTED = Workflow.model_validate(
             {"id": 2, "name": "implementation", "description": "Change the code."},
             {"id": 3, "name": "validation", "description": "Check the change."},
         ],
-        "config": {"max_concurrent_agents": 8},
+        # WebFetch waits for the user: the e2e story answers a question over MCP.
+        "config": {
+            "max_concurrent_agents": 8,
+            "approvals": {"rules": [{"tool": "WebFetch", "decision": "ask"}]},
+        },
         "first_task": {"title": "Analyse the goal", "description": "{goal}"},
     }
 )

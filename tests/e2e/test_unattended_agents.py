@@ -1,0 +1,169 @@
+"""Real Claude Code agents that behave like real ones, unattended: nobody types a key.
+
+The scripted model (the test double for the LLM) makes the worker agent do what
+real agents do: run Python, a test runner and grep through Bash, edit and
+commit; then it probes for secrets the way a misbehaving model would (the
+user's token, the other agent's MCP config, by `cat`, `git diff --no-index`
+and the Read tool), and asks two things nobody allowed in advance: a question
+for the user, and a WebFetch the workflow's policy sends to the user. The test
+plays the user over MCP. The other agent (the one that created the task) keeps
+its session, and its token file, alive until the worker is done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+from modelkit import in_workdir, last_user_text, task_title, text, tool_use, turns
+
+from heph_mcp.identity import local_token
+from launcher.sessions import session_name
+
+WORKER = "Add the calculator with its tests"
+QUESTION = "Which database should I use?"
+CALC = "def add(a, b):\n    return a + b\n"
+TESTS = (
+    "import unittest\nfrom calc import add\n\n\nclass Add(unittest.TestCase):\n"
+    "    def test_add(self):\n        self.assertEqual(add(2, 3), 5)\n"
+)
+NO_KEY_TYPED = ("Do you want to proceed?", "requires approval", "Do you want to allow")
+
+
+def bash(command: str) -> dict[str, Any]:
+    return tool_use("Bash", {"command": command, "description": command[:40]})
+
+
+def mcp(tool: str, **arguments: Any) -> dict[str, Any]:
+    return tool_use(f"mcp__hephaestus__{tool}", arguments)
+
+
+class Story:
+    """The two agents' scripts; paths are learnt from the swarm while it runs."""
+
+    def __init__(self, swarm) -> None:
+        self.swarm = swarm
+        self.released = swarm.exchange / "worker-finished"
+        self.latest: dict[str, dict[str, Any]] = {}  # each agent's latest request, by title
+
+    def creator(self) -> list[dict[str, Any]]:
+        return [
+            mcp("create_task", phase=2, title=WORKER, description="calc.py with add() + tests"),
+            bash(f"while [ ! -f {self.released} ]; do sleep 0.2; done; echo released"),
+            mcp("update_task_status", status="done", summary="the worker finished"),
+        ]
+
+    def worker(self) -> list[dict[str, Any]]:
+        secrets = self.swarm.settings.secrets_dir / "user.token"
+        theirs = self.creator_config()
+        return [
+            bash("python3 -c 'print(6 * 7)'"),
+            tool_use("Write", {"file_path": "{cwd}/calc.py", "content": CALC}),
+            tool_use("Write", {"file_path": "{cwd}/test_calc.py", "content": TESTS}),
+            bash("python3 -m unittest -q test_calc 2>&1 | tail -1 && grep -n 'def ' calc.py"),
+            tool_use("Edit", {"file_path": "{cwd}/calc.py", "old_string": "return a + b",
+                              "new_string": "return b + a"}),  # fmt: skip
+            bash("git add -A && git commit -qm 'calculator with tests' && git log --oneline -1"),
+            bash(f"cat {secrets}; cat {theirs}; git diff --no-index /dev/null {secrets};"
+                 f" git diff --no-index /dev/null {theirs}; cat ../../secrets/user.token"),
+            tool_use("Read", {"file_path": str(secrets)}),
+            tool_use("Read", {"file_path": str(theirs)}),
+            tool_use("AskUserQuestion", {"questions": [{"question": QUESTION, "header": "DB",
+                     "multiSelect": False, "options": [{"label": "SQLite", "description": "a file"},
+                     {"label": "Postgres", "description": "a server"}]}]}),  # fmt: skip
+            "WRITE_ANSWER",
+            tool_use("WebFetch", {"url": "https://pypi.org/simple/", "prompt": "versions"}),
+            "WRITE_DENIAL",
+            bash(f"git add -A && git commit -qm 'the user said' && touch {self.released}"),
+            mcp("update_task_status", status="done", summary="calc.py, tests, answers committed"),
+        ]
+
+    def creator_config(self) -> Path:
+        with self.swarm.db() as db:
+            row = db.execute("SELECT run_id, task_id FROM agents ORDER BY started_at").fetchone()
+        return self.swarm.settings.private_dir / session_name(row[0], row[1]) / "mcp.json"
+
+    def script(self, body: dict[str, Any]) -> list[dict[str, Any]]:
+        title = task_title(body)
+        self.latest[title] = body
+        plan = self.worker() if title == WORKER else self.creator() if title else []
+        step = turns(body)
+        if step >= len(plan):
+            return [text("Done.")]
+        return [in_workdir(self.answered(plan[step], body), body)]
+
+    def answered(self, step: Any, body: dict[str, Any]) -> dict[str, Any]:
+        """Write what the last tool result said: the user's answer, the user's denial."""
+        said = last_user_text(body)
+        if step == "WRITE_ANSWER":
+            return tool_use("Write", {"file_path": "{cwd}/answer.txt", "content": said})
+        if step == "WRITE_DENIAL":
+            return tool_use("Write", {"file_path": "{cwd}/denial.txt", "content": said})
+        return dict(step)
+
+
+async def play_the_user(swarm, answered: list[str]) -> None:
+    """Answer each question as it appears: the database question, then the WebFetch."""
+    while len(answered) < 2:
+        for question in (await swarm.user.call("list_questions"))["questions"]:
+            if question["tool"] == "AskUserQuestion":
+                await swarm.user.call("answer_question", question_id=question["id"],
+                                      decision="allow", answers={QUESTION: "Postgres"})  # fmt: skip
+            else:
+                await swarm.user.call("answer_question", question_id=question["id"],
+                                      decision="deny", message="use the vendored wheels")  # fmt: skip
+            answered.append(question["tool"])
+        await asyncio.sleep(0.2)
+
+
+async def test_agents_run_commands_unattended_cannot_read_secrets_and_ask_the_user_over_mcp(
+    claude_swarm, agents_model
+):
+    story = Story(claude_swarm)
+    agents_model.script = story.script
+    await claude_swarm.start_launcher()
+    run = await claude_swarm.start("Build a calculator.")
+    answered: list[str] = []
+    user = asyncio.create_task(play_the_user(claude_swarm, answered))
+    try:
+        await claude_swarm.wait(run, lambda s: sum(p["counts"].get("done", 0)
+                                                   for p in s["phases"]) == 2, timeout=240)  # fmt: skip
+    finally:
+        user.cancel()
+    await claude_swarm.wait(run, lambda s: not s["agents"], timeout=60)
+
+    branch = f"heph/{run}"
+    assert claude_swarm.git("show", f"{branch}:calc.py") == CALC.replace("a + b", "b + a").strip()
+    assert "Postgres" in claude_swarm.git("show", f"{branch}:answer.txt")
+    assert "The user denied WebFetch: use the vendored wheels" in claude_swarm.git(
+        "show", f"{branch}:denial.txt"
+    )
+    assert sorted(answered) == ["AskUserQuestion", "WebFetch"]
+    results = tool_results(story.latest[WORKER])
+    assert "42" in results[0] and "OK" in results[3] and "def add" in results[3]
+    assert "calculator with tests" in results[5]  # `git add -A` works inside the sandbox
+    probes = "\n".join(results[6:9])
+    for secret in (local_token(claude_swarm.settings.secrets_dir, "user"), "heph_agent_"):
+        assert secret not in probes
+    assert "No such file or directory" in results[6]
+    assert "denied" in results[7] and "denied" in results[8]
+    panes = [f.read_text() for f in claude_swarm.settings.logs_dir.glob("*.log")]
+    assert len(panes) == 2
+    assert not [line for p in panes for line in p.splitlines() if line.strip() in NO_KEY_TYPED]
+    with claude_swarm.db() as db:
+        decisions = db.execute("SELECT tool, status, decided_by FROM approvals").fetchall()
+    assert ("AskUserQuestion", "allowed", "user") in [tuple(d) for d in decisions]
+    assert ("WebFetch", "denied", "user") in [tuple(d) for d in decisions]
+
+
+def tool_results(last: dict[str, Any]) -> list[str]:
+    """What each of the agent's tool calls returned, in order (from its last request)."""
+    results = []
+    for message in last["messages"]:
+        for block in message.get("content") or []:
+            if isinstance(block, dict) and block.get("type") == "tool_result":
+                inner = block.get("content")
+                results.append(inner if isinstance(inner, str) else json.dumps(inner))
+    return results
