@@ -63,16 +63,37 @@ class Story:
             tool_use("Write", {"file_path": "{cwd}/calc.py", "content": CALC}),
             tool_use("Write", {"file_path": "{cwd}/test_calc.py", "content": TESTS}),
             bash("python3 -m unittest -q test_calc 2>&1 | tail -1 && grep -n 'def ' calc.py"),
-            tool_use("Edit", {"file_path": "{cwd}/calc.py", "old_string": "return a + b",
-                              "new_string": "return b + a"}),  # fmt: skip
+            tool_use(
+                "Edit",
+                {
+                    "file_path": "{cwd}/calc.py",
+                    "old_string": "return a + b",
+                    "new_string": "return b + a",
+                },
+            ),  # fmt: skip
             bash("git add -A && git commit -qm 'calculator with tests' && git log --oneline -1"),
-            bash(f"cat {secrets}; cat {theirs}; git diff --no-index /dev/null {secrets};"
-                 f" git diff --no-index /dev/null {theirs}; cat ../../secrets/user.token"),
+            bash(
+                f"cat {secrets}; cat {theirs}; git diff --no-index /dev/null {secrets};"
+                f" git diff --no-index /dev/null {theirs}; cat ../../secrets/user.token"
+            ),
             tool_use("Read", {"file_path": str(secrets)}),
             tool_use("Read", {"file_path": str(theirs)}),
-            tool_use("AskUserQuestion", {"questions": [{"question": QUESTION, "header": "DB",
-                     "multiSelect": False, "options": [{"label": "SQLite", "description": "a file"},
-                     {"label": "Postgres", "description": "a server"}]}]}),  # fmt: skip
+            tool_use(
+                "AskUserQuestion",
+                {
+                    "questions": [
+                        {
+                            "question": QUESTION,
+                            "header": "DB",
+                            "multiSelect": False,
+                            "options": [
+                                {"label": "SQLite", "description": "a file"},
+                                {"label": "Postgres", "description": "a server"},
+                            ],
+                        }
+                    ]
+                },
+            ),  # fmt: skip
             "WRITE_ANSWER",
             tool_use("WebFetch", {"url": "https://pypi.org/simple/", "prompt": "versions"}),
             "WRITE_DENIAL",
@@ -109,11 +130,10 @@ async def play_the_user(swarm, answered: list[str]) -> None:
     while len(answered) < 2:
         for question in (await swarm.user.call("list_questions"))["questions"]:
             if question["tool"] == "AskUserQuestion":
-                await swarm.user.call("answer_question", question_id=question["id"],
-                                      decision="allow", answers={QUESTION: "Postgres"})  # fmt: skip
+                answer = {"decision": "allow", "answers": {QUESTION: "Postgres"}}
             else:
-                await swarm.user.call("answer_question", question_id=question["id"],
-                                      decision="deny", message="use the vendored wheels")  # fmt: skip
+                answer = {"decision": "deny", "message": "use the vendored wheels"}
+            await swarm.user.call("answer_question", question_id=question["id"], **answer)
             answered.append(question["tool"])
         await asyncio.sleep(0.2)
 
@@ -128,8 +148,7 @@ async def test_agents_run_commands_unattended_cannot_read_secrets_and_ask_the_us
     answered: list[str] = []
     user = asyncio.create_task(play_the_user(claude_swarm, answered))
     try:
-        await claude_swarm.wait(run, lambda s: sum(p["counts"].get("done", 0)
-                                                   for p in s["phases"]) == 2, timeout=240)  # fmt: skip
+        await claude_swarm.wait(run, lambda s: done_count(s) == 2, timeout=240)
     finally:
         user.cancel()
     await claude_swarm.wait(run, lambda s: not s["agents"], timeout=60)
@@ -156,6 +175,10 @@ async def test_agents_run_commands_unattended_cannot_read_secrets_and_ask_the_us
         decisions = db.execute("SELECT tool, status, decided_by FROM approvals").fetchall()
     assert ("AskUserQuestion", "allowed", "user") in [tuple(d) for d in decisions]
     assert ("WebFetch", "denied", "user") in [tuple(d) for d in decisions]
+
+
+def done_count(status: dict[str, Any]) -> int:
+    return sum(p["counts"].get("done", 0) for p in status["phases"])
 
 
 def tool_results(last: dict[str, Any]) -> list[str]:
