@@ -181,13 +181,27 @@ def _menu_cursor(lines: list[str]) -> int | None:
         if CURSOR.match(lines[at]) is None:
             continue
         below = lines[at + 1 :]
-        if any(BUSY in line for line in below):
+        if not _only_menu(below):
             return None
         siblings = lines[max(at - BARE_REACH, 0) : at] + below
         numbered = NUMBERED.match(lines[at]) and any(NUMBERED.match(line) for line in siblings)
         footer = any(FOOTER.search(line) for line in below[-2:])
         return at if numbered or footer else None
     return None
+
+
+def _only_menu(below: list[str]) -> bool:
+    """Nothing but the rest of a menu under its cursor: more options (indented or numbered),
+    their descriptions, rules, and a footer or an option last. Output or a prompt below it
+    means the menu was answered and the CLI went on."""
+    if any(BUSY in line for line in below):
+        return False
+    menu_like = all(
+        line[:1].isspace() or NUMBERED.match(line) or RULE.match(line) or FOOTER.search(line)
+        for line in below
+    )
+    last = below[-1] if below else ""
+    return menu_like and (not below or bool(NUMBERED.match(last) or FOOTER.search(last)))
 
 
 def _is_input_line(lines: list[str], at: int) -> bool:

@@ -151,3 +151,11 @@ def test_the_models_words_inside_a_permission_dialog_do_not_change_its_kind():
     ]
     dialog = find_dialog(lines)
     assert dialog is not None and dialog.kind == "approval"
+
+
+@pytest.mark.parametrize(
+    "after",
+    [[">"], ["[agent] approved by hand", ">"], ["● Bash(python3 -c 'print(6*7)')", "  ⎿  42"]],
+)
+def test_a_menu_with_output_or_a_prompt_below_it_was_answered(after):
+    assert find_dialog(pane("approval_bash") + after) is None
