@@ -100,6 +100,7 @@ LAST_LINE = re.compile(
     r"|\?\s*[\[(]?(?:Yes|Allow)\s*/\s*(?:No|Deny|Reject)[\])]?\s*$",
     re.IGNORECASE,
 )
+OUTPUT_INDENT = re.compile(r"^(?:\s{3,}|\s*⎿)")
 ASKS_PERMISSION = re.compile(
     r"\b(?:allow|approve|permission|proceed|run|execute|command|overwrite|delete)\b", re.I
 )
@@ -259,9 +260,13 @@ def _message_dialog(text: str) -> Dialog | None:
 
 
 def _last_line(lines: list[str]) -> Dialog | None:
-    """Another CLI's y/n question or "Press Enter to continue" as the pane's last line."""
+    """Another CLI's y/n question or "Press Enter to continue" as the pane's last line.
+
+    At the margin only: a CLI asks at its own margin, while a command's output (which
+    asks nobody: the command has no terminal to read from) is indented under its call.
+    """
     last = lines[-1]
-    if not LAST_LINE.search(last):
+    if not LAST_LINE.search(last) or OUTPUT_INDENT.match(last):
         return None
     asks = ASKS_PERMISSION.search(" ".join(lines[-3:]))
     return Dialog("approval" if asks else "question", compact([last]))

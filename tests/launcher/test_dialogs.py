@@ -159,3 +159,8 @@ def test_the_models_words_inside_a_permission_dialog_do_not_change_its_kind():
 )
 def test_a_menu_with_output_or_a_prompt_below_it_was_answered(after):
     assert find_dialog(pane("approval_bash") + after) is None
+
+
+def test_a_commands_own_question_indented_under_its_call_is_not_the_clis():
+    assert find_dialog(["● Bash(./setup.sh)", "     Overwrite config.yaml? [y/N]"]) is None
+    assert find_dialog(["● Bash(./setup.sh)", "  ⎿  Overwrite config.yaml? [y/N]"]) is None
