@@ -108,7 +108,7 @@ NOUN = {
     "approval": "approval dialog",
     "question": "question",
     "trust": "trust dialog",
-    "login": "login screen",
+    "login": "login prompt",
     "rate_limit": "rate limit",
     "api_error": "API error",
 }
