@@ -20,7 +20,8 @@ never counts. Three structures, each at the very bottom of the pane:
 - Claude Code's own message (an API error, "Please run /login") among the last
   lines above its input box, while that box waits for the message to be resent;
   or its retry spinner ("retrying in 5s · attempt 5/10") in the same place;
-- another CLI's "(y/n)", "[Y/n]" or "Press Enter to continue" as the last line.
+- another CLI's "(y/n)", "[Y/n]" or "Press Enter to continue" as the last line,
+  at its margin (a command's output is indented under its call).
 
 The kinds and their wording are data (the tables below), checked against real
 Claude Code 2.1.331 panes in tests/data/panes/.
