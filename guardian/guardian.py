@@ -7,6 +7,12 @@ output the heuristics did not already flag. Steering is recorded on the
 server (which rate-limits it) and then announced by typing
 `/mcp__hephaestus__guidance` into the pane, only while the agent sits idle at
 its prompt; until then the guidance also rides on its next tool result.
+
+An agent held by a dialog (an approval, a trust or login screen, a question,
+a rate limit or API error: launcher/dialogs.py) is recorded as
+`blocked_on_dialog` with the dialog's words, once per dialog. Nothing is
+steered, no LLM is asked, and nothing is typed into its pane until the
+dialog is gone.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from guardian.judges import HeuristicJudge, Judge, Verdict
-from guardian.observe import Cursor, Observation, advance, at_prompt
+from guardian.observe import Cursor, Observation, advance, dialog_key, look
 from heph_mcp.client import HephCallError, HephClient
 from launcher.git_repo import GitError, changed_files, run_branch
 from launcher.tmux import Tmux
@@ -152,7 +158,7 @@ class Guardian:
         added, tail = advance(cursor, capture, transcript)
         if not cursor.task:  # an agent's task never changes: read it once
             cursor.task = await self.client.call("get_task", task_id=agent["task_id"])
-        idle = at_prompt(tail)
+        idle, dialog = look(tail)
         return Observation(
             agent_id=agent["id"], task_id=agent["task_id"], run_id=agent["run_id"],
             phase=cursor.task.get("phase_name", ""), task_title=cursor.task.get("title", ""),
@@ -161,16 +167,20 @@ class Guardian:
             at_prompt=idle, busy=not idle and bool(added),
             changed_files=await self._changed(agent), previous_summary=cursor.summary,
             repeated_errors=dict(cursor.errors), unjudged=list(cursor.unjudged),
-            cycles_since_llm=cursor.since_llm,
+            cycles_since_llm=cursor.since_llm, dialog=dialog,
         )  # fmt: skip
 
     async def _judge(self, obs: Observation, stats: CycleStats) -> Verdict | None:
         """Heuristics every cycle (free); the LLM every `llm_every` cycles, on what is new.
 
-        Acute trouble (drift, loops, stalls) is the heuristics' job and is caught at
-        once; the LLM's slower look at alignment sees everything new since its last.
+        Acute trouble (a dialog, drift, loops, stalls) is the heuristics' job and is
+        caught at once; the LLM's slower look at alignment sees everything new since
+        its last, but never overrides a dialog.
         """
         verdict = await self.heuristic.judge(obs)
+        if obs.dialog is not None:
+            return self._blocked(obs, verdict, stats)
+        self.cursors[obs.agent_id].dialog = ""
         if verdict.steering is None and not obs.changed:
             stats.skipped += 1
             return None
@@ -181,6 +191,19 @@ class Guardian:
             cursor = self.cursors[obs.agent_id]
             cursor.unjudged, cursor.since_llm = [], 0
             verdict.summary = verdict.summary or obs.previous_summary
+        return verdict
+
+    def _blocked(self, obs: Observation, verdict: Verdict, stats: CycleStats) -> Verdict | None:
+        """A dialog is recorded once while it lasts (a retry countdown ticking every cycle
+        is one record); no LLM is asked and nothing is steered: only a person can answer."""
+        cursor = self.cursors[obs.agent_id]
+        key = dialog_key(obs.dialog)
+        if key == cursor.dialog:
+            stats.skipped += 1
+            return None
+        cursor.dialog = key
+        stats.judged += 1
+        log.warning("agent %s: %s", obs.agent_id, verdict.summary)
         return verdict
 
     def _llm_due(self, obs: Observation) -> bool:

@@ -15,6 +15,7 @@ from guardian.observe import Observation
 ANALYSIS_PHASES = re.compile(
     r"analy|design|reproduce|survey|audit|requirement|investigat|plan|review", re.IGNORECASE
 )
+BLOCKED = "blocked_on_dialog"
 NOT_SOURCE = re.compile(r"(\.md|\.txt|\.rst|\.adoc)$|^(docs?|notes)/", re.IGNORECASE)
 
 
@@ -51,12 +52,23 @@ class HeuristicJudge:
         self.settings = settings or HeuristicSettings()
 
     async def judge(self, observation: Observation) -> Verdict:
-        for rule in (self._outside, self._phase, self._looping, self._idle, self._stalled):
+        rules = (self._dialog, self._outside, self._phase, self._looping, self._idle, self._stalled)
+        for rule in rules:
             verdict = rule(observation)
             if verdict is not None:
                 return verdict
         state = "implementing" if observation.changed else "exploring"
         return Verdict(state, 0.8, _summary(observation))
+
+    def _dialog(self, obs: Observation) -> Verdict | None:
+        """First: an agent held by a dialog reads nothing, so it is never steered (or typed at).
+
+        Without this it would look stalled and be told to change approach by guidance it
+        cannot receive; a person (or a policy) has to answer the dialog.
+        """
+        if obs.dialog is None:
+            return None
+        return Verdict(BLOCKED, 0.5, obs.dialog.label(), steering=None, severity="info")
 
     def _phase(self, obs: Observation) -> Verdict | None:
         if not ANALYSIS_PHASES.search(obs.phase):

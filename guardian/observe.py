@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from guardian.transcript import TranscriptCursor
+from launcher.dialogs import Dialog, find_dialog
 
 # An empty input line: Claude Code 2.x shows "❯" between two rules; others a bare ">".
 PROMPT_LINE = re.compile(r"^\s*[│|]?\s*[>❯]\s*[│|]?\s*$")
@@ -35,6 +36,7 @@ class Cursor:
     since_llm: int = 0
     transcript: TranscriptCursor = field(default_factory=TranscriptCursor)
     task: dict[str, Any] = field(default_factory=dict)
+    dialog: str = ""  # the dialog last recorded as holding the agent (see dialog_key)
 
 
 @dataclass
@@ -56,6 +58,7 @@ class Observation:
     repeated_errors: dict[str, int] = field(default_factory=dict)
     unjudged: list[str] = field(default_factory=list)
     cycles_since_llm: int = 0
+    dialog: Dialog | None = None
 
     @property
     def changed(self) -> bool:
@@ -70,6 +73,21 @@ def new_lines(previous: list[str], current: list[str]) -> list[str]:
         if tag in ("insert", "replace"):
             added += current[j1:j2]
     return [line for line in added if line.strip()]
+
+
+def look(tail: list[str]) -> tuple[bool, Dialog | None]:
+    """Whether the agent sits idle at its prompt, and the dialog holding it (never both).
+
+    A dialog's option line can look like a prompt ("❯ 1. Yes"); an agent on a dialog
+    is never at its prompt, so nothing is ever typed into a dialog.
+    """
+    dialog = find_dialog(tail)
+    return dialog is None and at_prompt(tail), dialog
+
+
+def dialog_key(dialog: Dialog | None) -> str:
+    """The same dialog counts once: a retry countdown ("retrying in 5s · attempt 5/10") ticks."""
+    return "" if dialog is None else re.sub(r"\d+", "N", f"{dialog.kind}: {dialog.text}")
 
 
 def at_prompt(tail: list[str]) -> bool:

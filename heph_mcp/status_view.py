@@ -24,7 +24,9 @@ STATUS_STYLE = {
 }
 
 
+BLOCKED = "blocked_on_dialog"
 GUARDIAN_STYLE = {
+    BLOCKED: "bold red",
     "drifting": "bold yellow",
     "looping": "bold yellow",
     "stuck": "bold red",
@@ -41,6 +43,7 @@ def render_status(status: dict[str, Any]) -> Group:
         parts.append(_tasks_table(run_status))
         if run_status["agents"]:
             parts.append(_agents_table(run_status))
+            parts += _blocked_lines(run_status)
         steers = (run_status.get("guardian") or {}).get("steers") or []
         if steers:
             parts.append(_steers_table(run_status["run"]["id"], steers))
@@ -122,6 +125,8 @@ def _agents_table(rs: dict[str, Any]) -> Table:
     for agent in rs["agents"]:
         note = notes.get(agent["id"], {})
         state = f"{note['state']} ({note['alignment']:.1f})" if note else "-"
+        if note.get("state") == BLOCKED:
+            state = BLOCKED  # its alignment means nothing: it cannot work at all
         table.add_row(
             agent["id"],
             agent["task_id"],
@@ -131,6 +136,20 @@ def _agents_table(rs: dict[str, Any]) -> Table:
             (note.get("summary") or "")[:80],
         )
     return table
+
+
+def _blocked_lines(rs: dict[str, Any]) -> list[Text]:
+    """Agents held by a dialog, each on a line of its own: only a person can answer one."""
+    notes = {n["agent_id"]: n for n in (rs.get("guardian") or {}).get("notes", [])}
+    return [
+        Text(
+            f"Needs you: agent {agent['id']} (tmux {agent['session_name']}) is "
+            f"{notes[agent['id']]['summary']}",
+            style=GUARDIAN_STYLE[BLOCKED],
+        )
+        for agent in rs["agents"]
+        if notes.get(agent["id"], {}).get("state") == BLOCKED
+    ]
 
 
 def _steers_table(run_id: str, steers: list[dict[str, Any]]) -> Table:

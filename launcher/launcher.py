@@ -26,6 +26,7 @@ from heph_mcp.notify import QUEUE_URI
 from heph_mcp.services.common import task_branch
 from heph_mcp.settings import Settings
 from launcher import workspace
+from launcher.dialogs import find_dialog
 from launcher.git_repo import GitError, GitRepo, run_branch
 from launcher.sandbox import bwrap_argv
 from launcher.sessions import AgentSession, Verdict, judge, session_name
@@ -34,6 +35,7 @@ from launcher.tmux import PaneState, Tmux, TmuxError
 log = logging.getLogger("heph.launcher")
 Observer = Callable[[str, dict[str, Any]], None]
 PANE_LOG_LINES = 2000
+DIALOG_LINES = 40  # the bottom of the pane, where a dialog would be
 AGENT_IDENTITY = {"GIT_AUTHOR_NAME": "Hephaestus agent", "GIT_COMMITTER_NAME": "Hephaestus agent"}
 
 
@@ -244,9 +246,7 @@ class Launcher:
         """Stop the session, keep or merge its work, remove what we created, report."""
         pane = str(await self.tmux.call("capture", session.session, PANE_LOG_LINES))
         self._keep_pane(session, pane)
-        if verdict in ("died", "no_start") and pane:
-            last = "\n".join(pane.splitlines()[-15:])
-            reason = f"{reason}; last lines of its pane:\n{last}"
+        reason = _with_pane(verdict, reason, pane)
         await self.tmux.call("kill", session.session)
         reason = await self._keep_work(session, verdict, reason)
         private = session.private_dir or session.agent_dir
@@ -378,6 +378,18 @@ def _reason(
         code = "" if pane is None else f" (exit status {pane.exit_status})"
         return f"the agent's session ended before it reported its task{code}"
     return "the server had already ended this agent"
+
+
+def _with_pane(verdict: Verdict, reason: str, pane: str) -> str:
+    """A session that died or never started: say what its pane showed last, and name the
+    dialog (trust, login, approval...) that held an agent that never started."""
+    if verdict not in ("died", "no_start") or not pane:
+        return reason
+    lines = pane.splitlines()
+    dialog = find_dialog(lines[-DIALOG_LINES:]) if verdict == "no_start" else None
+    if dialog is not None:
+        reason = f"{reason}: it was held by {dialog.held_by()}"
+    return f"{reason}; last lines of its pane:\n" + "\n".join(lines[-15:])
 
 
 async def _wait_any(wake: asyncio.Event, stop: asyncio.Event, timeout: float) -> None:

@@ -29,6 +29,7 @@ AgentState = Literal[
     "looping",
     "idle",
     "finished_unreported",
+    "blocked_on_dialog",  # held by a dialog in its pane; the summary quotes the dialog
 ]
 
 

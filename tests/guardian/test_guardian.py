@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from swarmkit import scripted
+from typer.testing import CliRunner
 
-from guardian.guardian import Guardian
+from guardian.guardian import GUIDANCE_COMMAND, Guardian
 from guardian.judges import Verdict
 from guardian.observe import Observation
+from heph_mcp.cli import app
 
 
 def guardian_for(swarm, llm=None) -> Guardian:
@@ -180,3 +183,60 @@ async def test_configured_to_cancel_the_conductor_ends_the_later_duplicate_sessi
     status = await swarm.wait(run, lambda s: len(s["agents"]) == 2)
     by_phase = {p["phase"]: p["counts"] for p in status["phases"]}
     assert by_phase[3] == {"cancelled": 1} and by_phase[2] == {"running": 1}
+
+
+APPROVAL = Path(__file__).parents[1] / "data" / "panes" / "approval_bash.txt"
+APPROVAL_LABEL = (
+    "blocked on dialog (approval): This command requires approval · python3 -c 'print(6*7)'"
+)
+
+
+async def test_an_agent_on_a_dialog_is_recorded_blocked_at_once_and_nothing_is_typed_into_it(
+    swarm, tmp_path
+):
+    answered = tmp_path / "answered"
+    goal = scripted(
+        "Check a product with python.",
+        {"show": str(APPROVAL)}, {"wait_file": str(answered)}, {"idle_prompt": True},
+        {"sleep": 60},
+    )  # fmt: skip
+    await swarm.start_launcher()
+    run = await swarm.start(goal)
+    agent_id = (await swarm.wait(run, lambda s: len(s["agents"]) == 1))["agents"][0]["id"]
+    await swarm.wait_until(lambda: "Esc to cancel · Tab to amend" in pane_text(swarm))
+    judge = ScriptedJudge()
+    guardian = guardian_for(swarm, llm=judge)
+    guardian.heuristic.settings.stall_cycles = 2
+    async with guardian.client:
+        # An earlier steer waits for the agent's prompt.
+        await guardian.client.call(
+            "record_analysis", agent_id=agent_id, judge="heuristic", state="drifting",
+            alignment=0.3, summary="an earlier look", steering="Earlier advice.",
+        )  # fmt: skip
+        guardian.to_announce.add(agent_id)
+        first = await guardian.cycle()
+        assert analyses(swarm)[-1] == ("heuristic", "blocked_on_dialog", None)
+        quiet = [await guardian.cycle() for _ in range(4)]  # long enough to look stalled
+        assert GUIDANCE_COMMAND not in pane_text(swarm) and agent_id in guardian.to_announce
+        assert [a[1] for a in analyses(swarm)] == ["drifting", "blocked_on_dialog"]
+        assert delivered(swarm) == [(None, "Earlier advice.")]
+        assert judge.calls == []  # no LLM is asked about an agent on a dialog
+        status = await swarm.user.status(run)
+        printed = await asyncio.to_thread(heph_status, swarm)
+
+        answered.write_text("yes")  # someone answered the dialog: the CLI goes on
+        await cycles_until(guardian, lambda: "GUIDANCE:" in pane_text(swarm))
+    assert first.judged == 1 and all(s.judged == 0 and s.steers_typed == 0 for s in quiet)
+    (note,) = status["runs"][0]["guardian"]["notes"]
+    assert (note["state"], note["summary"]) == ("blocked_on_dialog", APPROVAL_LABEL)
+    assert "blocked_on_dialog" in printed and APPROVAL_LABEL in printed
+    assert "Earlier advice." in pane_text(swarm)
+    assert delivered(swarm) == [("prompt", "Earlier advice.")]
+
+
+def heph_status(swarm) -> str:
+    """The real `heph status` command against the swarm's server."""
+    env = {"HEPH_PORT": str(swarm.settings.port), "COLUMNS": "250"}
+    result = CliRunner().invoke(app, ["status", "--project", str(swarm.settings.project)], env=env)
+    assert result.exit_code == 0, result.output
+    return " ".join(result.stdout.split())

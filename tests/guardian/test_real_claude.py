@@ -15,12 +15,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from modelkit import ScriptedModel, last_user_text, model_server, text
+from modelkit import ScriptedModel, last_user_text, model_server, text, tool_use
 
 from claude_config.trust import trust_folders
 from guardian.llm_judges import ClaudeHeadlessJudge
 from guardian.observe import Observation, at_prompt
 from guardian.transcript import TranscriptCursor
+from launcher.dialogs import Dialog, find_dialog
 from launcher.tmux import Tmux
 
 CLAUDE = Path(__file__).parents[1] / "node" / "node_modules" / ".bin" / "claude"
@@ -96,3 +97,44 @@ def test_real_claude_code_starts_unblocked_in_a_trusted_worktree_and_its_idle_pr
         subprocess.run(["tmux", "-L", tmux.socket_name or "", "kill-server"], check=False)
     assert "drifting" in pane  # the scripted model's answer is on screen
     assert "Do you want to use this API key?" not in pane and "trust" not in pane.lower()
+    assert find_dialog(pane.splitlines()) is None  # an idle agent is not held by anything
+
+
+def wait_for_dialog(tmux: Tmux, name: str) -> Dialog:
+    deadline = time.monotonic() + 60
+    while (dialog := find_dialog(tmux.capture(name, 60).splitlines())) is None:
+        assert time.monotonic() < deadline, tmux.capture(name, 60)
+        time.sleep(0.2)
+    return dialog
+
+
+def test_the_trust_and_approval_dialogs_of_real_claude_code_are_recognised(model, tmp_path):
+    home = tmp_path / "home"
+    (home / ".claude.json").write_text(json.dumps({"hasCompletedOnboarding": True}))
+    untrusted, trusted = tmp_path / "untrusted", tmp_path / "trusted"
+    for folder in (untrusted, trusted):
+        folder.mkdir()
+    trust_folders([trusted])
+    bash = tool_use("Bash", {"command": "python3 -c 'print(6*7)'", "description": "Multiply"})
+    model.script = lambda body: (
+        [bash] if last_user_text(body).endswith("multiply") else [text("Done.")]
+    )
+    tmux = Tmux(f"heph-claude-{uuid.uuid4().hex[:8]}")
+    env = {k: os.environ[k] for k in ("HOME", "ANTHROPIC_BASE_URL", "ANTHROPIC_API_KEY")}
+    env |= {"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "DISABLE_AUTOUPDATER": "1"}
+    try:
+        tmux.start("untrusted", untrusted, [str(CLAUDE), "multiply"], env)
+        trust = wait_for_dialog(tmux, "untrusted")
+        # As the launcher's agents do, in acceptEdits mode, where a Bash command outside the
+        # allow list asks (this binary's own default is auto mode, where a model judges it).
+        argv = [str(CLAUDE), "--permission-mode", "acceptEdits", "multiply"]
+        tmux.start("trusted", trusted, argv, env)
+        approval = wait_for_dialog(tmux, "trusted")
+    finally:
+        subprocess.run(["tmux", "-L", tmux.socket_name or "", "kill-server"], check=False)
+    assert trust == Dialog(
+        "trust", "Is this a project you created or one you trust?", "Claude Code"
+    )
+    assert approval == Dialog(
+        "approval", "This command requires approval · python3 -c 'print(6*7)'", "Claude Code"
+    )

@@ -50,3 +50,24 @@ async def test_the_status_view_lists_the_queue_highest_priority_first(heph):
     assert "Queue: 2 queued, 0 blocked" in text
     queue = text[text.index("Queue: 2 queued") : text.index("Tasks of")]
     assert queue.index("fuzz target") < queue.index("buffer contract")
+
+
+async def test_an_agent_blocked_on_a_dialog_is_shown_with_the_dialogs_words(heph):
+    started = await heph.start_run()
+    agent = await heph.launch_agent()
+    label = "blocked on dialog (trust): Is this a project you created or one you trust?"
+    async with heph.ops() as ops:
+        await ops.call_tool(
+            "record_analysis",
+            {"agent_id": agent.agent_id, "judge": "heuristic", "state": "blocked_on_dialog",
+             "alignment": 0.5, "summary": label},
+        )  # fmt: skip
+    async with heph.user() as user:
+        status = await user.call_tool("workflow_status", {"run": started["run_id"]})
+    (note,) = status.structured_content["runs"][0]["guardian"]["notes"]
+    assert (note["state"], note["summary"]) == ("blocked_on_dialog", label)
+    console = Console(record=True, width=200)
+    console.print(render_status(status.structured_content))
+    text = " ".join(console.export_text().split())
+    assert "blocked_on_dialog (0.5)" not in text and "blocked_on_dialog" in text
+    assert f"Needs you: agent {agent.agent_id} (tmux " in text and label in text

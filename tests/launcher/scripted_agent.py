@@ -22,6 +22,9 @@ the JSON script embedded in its task description between `<<script` and
                                        lists) is a field of an earlier saved result, and
                                        "$task.field" one of this agent's own task
   {"idle_prompt": true}                print a ">" prompt; a typed guidance command shows it
+  {"show": PATH}                       print a file verbatim (a captured dialog: follow it with
+                                       wait_file to sit on it like a CLI waiting for an answer;
+                                       the terminal echoes anything typed meanwhile)
   {"when_feedback": [STEPS]}           run these steps only when a validator sent the task back
   {"submit_result": MARKDOWN}          submit the run's result
   {"review_file": PATH, "expect": TEXT}
@@ -143,6 +146,8 @@ async def run_step(
             say(f"tool result: {getattr(block, 'text', '')}")
     elif "idle_prompt" in step:
         await idle_prompt(client)
+    elif "show" in step:
+        print(Path(step["show"]).read_text(), end="", flush=True)
     elif "merge_run_branch" in step:
         merge_run_branch(task["run_id"])
     elif "when_feedback" in step:

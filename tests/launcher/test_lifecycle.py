@@ -213,6 +213,23 @@ async def test_an_agent_that_never_calls_the_server_fails_with_its_pane_as_the_r
     assert (task["status"], task["attempts"]) == ("failed", 2)
     assert "no MCP call within 2s" in task["failure_reason"]
     assert "Please log in to continue" in task["failure_reason"]
+    assert "held by" not in task["failure_reason"]  # a line of text, not a dialog
+
+
+async def test_an_agent_held_by_a_dialog_at_start_fails_with_the_dialog_named(project, embedder):
+    trust = Path(__file__).parents[1] / "data" / "panes" / "trust.txt"
+    command = f"bash -c 'cat {trust}; sleep 600'"
+    settings = swarm_settings(project, agent_command=command, start_timeout=1.5, max_attempts=1)
+    async with running_swarm(settings, embedder) as swarm:
+        await swarm.start_launcher()
+        run = await swarm.start("Anything at all.")
+        status = await swarm.wait(run, all_tasks_finished, failures=True)
+        task = await swarm.user.call("get_task", task_id=status["phases"][0]["tasks"][0]["id"])
+    assert task["failure_reason"].startswith(
+        "the agent made no MCP call within 2s of starting: it was held by Claude Code's trust"
+        ' dialog ("Is this a project you created or one you trust?"); last lines of its pane:\n'
+    )
+    assert task["failure_reason"].endswith("Enter to confirm · Esc to cancel")
 
 
 async def test_cancelling_a_run_ends_its_sessions_and_no_other(swarm, tmp_path):

@@ -258,7 +258,7 @@
             `tmux ${agent.session_name}` + (agent.started_at ? ` · since ${agent.started_at}` : "")),
           note
             ? el("div", { class: "guardian" },
-                el("span", { class: "state" }, `${note.state} (${Number(note.alignment).toFixed(1)})`),
+                el("span", { class: "state" }, guardianState(note)),
                 " ", el("span", { class: "summary" }, note.summary),
                 note.steering ? el("div", { class: "steering" }, "steered: ", note.steering) : null,
                 el("div", { class: "agent-meta" }, `${note.judge} · ${note.at || ""}`))
@@ -266,6 +266,13 @@
         );
       }),
     );
+  }
+
+  // An agent held by a dialog cannot work at all: its alignment means nothing, and only
+  // a person can answer the dialog (the summary quotes it).
+  function guardianState(note) {
+    if (note.state === "blocked_on_dialog") return "needs you:";
+    return `${note.state} (${Number(note.alignment).toFixed(1)})`;
   }
 
   function renderSteers(run) {

@@ -27,6 +27,7 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
 SETTLE_MS = 8000  # bounded waits: a change must show within a few seconds
+DIALOG_LABEL = "blocked on dialog (approval): This command requires approval · python3 -c 'x'"
 
 
 @pytest.fixture
@@ -88,7 +89,8 @@ async def test_the_board_shows_the_run_and_follows_a_task_live(heph, fixture_run
         discovery = page.locator(f"#graph g.node.discovery[data-task-id={fixture_run.discovery}]")
         assert await discovery.count() == 1
         assert await page.locator("#graph path.edge.discovery").count() == 1
-        agent = page.locator(f"[data-agent-id={fixture_run.agent_id}]")
+        agent_id = fixture_run.agent_id
+        agent = page.locator(f"[data-agent-id={agent_id}]")
         assert "looping" in await agent.inner_text()
         assert "the same pytest failure four times" in await agent.inner_text()
 
@@ -109,6 +111,18 @@ async def test_the_board_shows_the_run_and_follows_a_task_live(heph, fixture_run
         moved = column.format("running", fixture_run.discovery) + "[data-status=running]"
         await page.wait_for_selector(moved, timeout=SETTLE_MS)
         assert await page.locator(column.format("queued", fixture_run.discovery)).count() == 0
+
+        async with heph.ops() as ops:  # the Guardian sees the agent held by a dialog
+            await ops.call_tool(
+                "record_analysis",
+                {"agent_id": fixture_run.agent_id, "judge": "heuristic",
+                 "state": "blocked_on_dialog", "alignment": 0.5, "summary": DIALOG_LABEL},
+            )  # fmt: skip
+        blocked = page.locator(f".agent.guardian-blocked_on_dialog[data-agent-id={agent_id}]")
+        await blocked.wait_for(timeout=SETTLE_MS)
+        assert " ".join((await blocked.locator(".guardian").inner_text()).split()).startswith(
+            f"needs you: {DIALOG_LABEL}"
+        )
 
         await page.screenshot(path=str(folder / "board.png"), full_page=True)
 
