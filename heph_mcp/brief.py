@@ -123,6 +123,11 @@ def status_text(runs: list[RunStatus]) -> str:
                 )
         for steer in status.guardian.steers if status.guardian else []:
             lines.append(f"  Steered {steer.agent_id}: {steer.text[:100]}")
+        for question in status.questions:
+            lines.append(
+                f"  Question {question.id} from {question.agent_id} ({question.tool}):"
+                f" {question.subject[:100]} (answer_question before {question.expires_at})"
+            )
         for result in status.results:
             lines.append(f"  Result {result.id} [{result.status}]: {_first_line(result.markdown)}")
     return "\n".join(lines)

@@ -89,6 +89,14 @@ AgentCli = Annotated[
 AgentCommand = Annotated[str | None, typer.Option(help="Command line of the custom agent CLI")]
 Slots = Annotated[int | None, typer.Option(help="Agents this launcher runs at once")]
 TmuxSocket = Annotated[str | None, typer.Option(help="tmux -L socket name (default server)")]
+Sandbox = Annotated[
+    bool | None,
+    typer.Option(
+        "--sandbox/--no-sandbox",
+        help="Run agents sandboxed (default). --no-sandbox lets every agent read and change"
+        " anything your user can, the tokens in .hephaestus/secrets included",
+    ),
+]
 
 
 @app.command("up")
@@ -101,6 +109,7 @@ def up_cmd(
     slots: Slots = None,
     tmux_socket: TmuxSocket = None,
     qdrant_url: QdrantUrl = None,
+    sandbox: Sandbox = None,
 ) -> None:
     """Start Hephaestus for a project: the server and the launcher, state under .hephaestus/."""
     settings = _launcher_settings(
@@ -112,6 +121,7 @@ def up_cmd(
         host=host,
         port=port,
         qdrant_url=qdrant_url,
+        agent_sandbox=sandbox,
     )
     _logging(settings)
     _guarded(lambda: up(settings, on_ready=lambda: _banner(settings)))
@@ -125,11 +135,15 @@ def launcher_cmd(
     agent_command: AgentCommand = None,
     slots: Slots = None,
     tmux_socket: TmuxSocket = None,
+    sandbox: Sandbox = None,
 ) -> None:
     """Run only the launcher against a running server: queued tasks become agent sessions."""
-    settings = _launcher_settings(project, agent_cli, agent_command, slots, tmux_socket)
+    settings = _launcher_settings(
+        project, agent_cli, agent_command, slots, tmux_socket, agent_sandbox=sandbox
+    )
     _logging(settings)
     console.print(f"[bold]Launcher[/] for {settings.project} as worker {settings.worker_id}")
+    _sandbox_line(settings)
     _guarded(lambda: asyncio.run(run_launcher(settings, asyncio.Event(), url=server)))
 
 
@@ -176,12 +190,27 @@ def _banner(settings: Settings) -> None:
     into a log file."""
     console.print(f"[bold]Hephaestus[/] for {settings.project}")
     console.print(f"MCP endpoint: {settings.url}  (state in {settings.state_dir})")
+    _sandbox_line(settings)
     if console.is_terminal:
         console.print("Connect Claude Code with:\n  " + mcp_add_line(settings), soft_wrap=True)
         console.print(f"Board (live view of the swarm): {board_link(settings)}", soft_wrap=True)
     else:
         console.print("Connect Claude Code with the line `heph mcp-config` prints.")
         console.print("Board (live view of the swarm): `heph board-link` prints its login link")
+
+
+def _sandbox_line(settings: Settings) -> None:
+    """Say how agents are confined; turning the sandbox off is said loudly, with its cost."""
+    if settings.agent_sandbox:
+        network = settings.network_allowed_domains
+        reach = "open" if network == ["*"] else ", ".join(network)
+        console.print(f"Agents run sandboxed (network: {reach}); approvals go to the server")
+    else:
+        errors.print(
+            "[yellow]warning:[/] --no-sandbox: agents run unconfined. Every agent can read and"
+            " change anything your user can: .hephaestus/secrets (the user and ops tokens),"
+            " other agents' worktrees and configs, your checkout, your home folder."
+        )
 
 
 def _logging(settings: Settings) -> None:

@@ -39,6 +39,9 @@ def render_status(status: dict[str, Any]) -> Group:
     if not runs:
         return Group(Text("No runs yet. Start one from your MCP client with start_workflow."))
     parts: list[Any] = [_runs_table(runs), _queue_table(runs)]
+    questions = [q for rs in runs for q in rs.get("questions") or []]
+    if questions:
+        parts.append(_questions_table(questions))
     for run_status in runs:
         parts.append(_tasks_table(run_status))
         if run_status["agents"]:
@@ -97,6 +100,24 @@ def _queue_table(runs: list[dict[str, Any]]) -> Table | Text:
             f"{phase['phase']} {phase['name']}",
             task["title"][:80],
         )
+    return table
+
+
+def _questions_table(questions: list[dict[str, Any]]) -> Table:
+    """Agents' requests their policy left to the user: each waits until answered or expired."""
+    table = Table(
+        title=f"Questions for you: {len(questions)} (answer_question over MCP; unanswered ones"
+        " are denied when they expire)",
+        expand=True,
+        title_style="bold yellow",
+    )
+    for column in ("question", "run", "task", "tool", "asks", "expires"):
+        table.add_column(column)
+    for q in questions:
+        table.add_row(
+            q["id"], q["run_id"], q["task_id"], q["tool"], q["subject"][:100],
+            (q.get("expires_at") or "")[11:19],
+        )  # fmt: skip
     return table
 
 

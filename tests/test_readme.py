@@ -22,6 +22,7 @@ from heph_mcp.serve import check_port_free
 from heph_mcp.settings import load_settings
 from launcher.git_repo import open_repo
 from launcher.runner import check_agent_cli, check_claude_login
+from launcher.sandbox import check_sandbox
 from launcher.tmux import require_tmux
 from testkit import free_port
 
@@ -73,6 +74,7 @@ def test_the_readme_quotes_every_start_up_error_as_printed(tmp_path, monkeypatch
     }
     monkeypatch.setenv("PATH", str(tmp_path / "nothing-here"))
     printed["tmux missing"] = error_of(require_tmux)
+    printed["agent sandbox missing"] = error_of(check_sandbox)
     printed["Claude Code not installed"] = error_of(
         lambda: check_agent_cli(load_settings(tmp_path, agent_cli="claude"))
     )

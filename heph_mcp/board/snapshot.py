@@ -85,6 +85,10 @@ def run_view(
             for agent in status.agents
         ],
         "steers": [s.model_dump() for s in guardian.steers] if guardian else [],
+        "questions": [
+            q.model_dump(include={"id", "task_id", "agent_id", "tool", "subject", "expires_at"})
+            for q in status.questions
+        ],
         "costs": [c.model_dump() for c in guardian.costs] if guardian else [],
     }
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from claudekit import claude_environment
 from modelkit import ScriptedModel, model_server
 from swarmkit import Swarm, make_project, running_swarm, swarm_settings
 
@@ -26,19 +25,8 @@ def project(tmp_path: Path) -> Path:
 def agents_model(tmp_path, monkeypatch, request) -> Iterator[ScriptedModel]:
     """The model every launched `claude` talks to; tests set `.script` before starting."""
     model = ScriptedModel(lambda body: [])
-    home = tmp_path / "home"
-    home.mkdir()
-    (home / ".claude.json").write_text(json.dumps({"hasCompletedOnboarding": True}))
     with model_server(model) as served:
-        for key, value in {
-            "HOME": str(home),
-            "ANTHROPIC_BASE_URL": served.url,
-            "ANTHROPIC_API_KEY": "sk-ant-test-0123456789abcdefghijkl",
-            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-            "DISABLE_AUTOUPDATER": "1",
-            "ENABLE_TOOL_SEARCH": "false",
-            "PATH": f"{NODE_BIN}{os.pathsep}{os.environ['PATH']}",
-        }.items():
+        for key, value in claude_environment(tmp_path / "home", served.url).items():
             monkeypatch.setenv(key, value)
         monkeypatch.delenv("CLAUDE_CONFIG_DIR", raising=False)
         yield served

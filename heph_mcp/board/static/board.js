@@ -101,7 +101,7 @@
     renderQueue();
     if (!run) {
       $("run-info").textContent = "No runs yet: start one from your MCP client with start_workflow.";
-      for (const id of ["kanban", "graph", "agents", "steers"]) $(id).replaceChildren();
+      for (const id of ["kanban", "graph", "questions", "agents", "steers"]) $(id).replaceChildren();
       return;
     }
     $("run-info").replaceChildren(
@@ -113,8 +113,28 @@
     );
     renderKanban(run);
     renderGraph(run);
+    renderQuestions(run);
     renderAgents(run);
     renderSteers(run);
+  }
+
+  // What agents asked that their policy left to the user. The board is read-only: the
+  // answer goes through MCP (answer_question), so the page only says what waits and until when.
+  function renderQuestions(run) {
+    const questions = run.questions || [];
+    if (!questions.length) {
+      $("questions").replaceChildren(el("p", { class: "empty" }, "none waiting"));
+      return;
+    }
+    $("questions").replaceChildren(
+      el("ul", { class: "questions" },
+        ...questions.map((q) =>
+          el("li", { "data-question-id": q.id },
+            el("code", {}, q.id), ` ${q.agent_id} on ${q.task_id} asks `,
+            el("strong", {}, q.tool), ": ", q.subject,
+            el("div", { class: "agent-meta" },
+              `answer with answer_question before ${q.expires_at || "?"}, or it is denied`)))),
+    );
   }
 
   function renderRunPicker() {

@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
 
 from heph_mcp.identity import local_token
+from heph_mcp.status_view import render_status
 
 HOOK = "/hooks/permission-request"
 GUARDED = {
@@ -77,6 +79,19 @@ async def wait(heph, agent: dict, approval_id: str, seconds: float = 10) -> dict
     return response.json()
 
 
+def rendered(status: dict[str, Any]) -> str:
+    console = Console(width=200, record=True)
+    console.print(render_status(status))
+    return console.export_text()
+
+
+async def board_questions(heph) -> list[str]:
+    token = local_token(heph.settings.secrets_dir, "user")
+    async with heph.server.http_client() as http:
+        snapshot = (await http.get("/board/api/snapshot", headers=bearer(token))).json()
+    return [q["id"] for run in snapshot["runs"] for q in run["questions"]]
+
+
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
@@ -138,6 +153,9 @@ async def test_a_question_waits_for_the_user_and_the_agent_gets_the_answer(heph,
         status = await call(user, "workflow_status", run=agent["run_id"])
         assert [q["id"] for q in listed] == [asked["id"]]
         assert status["runs"][0]["questions"][0]["subject"] == "Which database should I use?"
+        assert f"Question {asked['id']}" in status["text"]
+        assert "Questions for you: 1" in rendered(status)
+        assert await board_questions(heph) == [asked["id"]]
         await call(user, "answer_question", question_id=asked["id"], decision="allow",
                    answers={"Which database should I use?": "Postgres"})  # fmt: skip
     answered = await asyncio.wait_for(waiting, 10)
