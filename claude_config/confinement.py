@@ -28,6 +28,7 @@ class Confinement:
     read_only: bool = False  # a validator: it judges the worktree and never changes it
     network: tuple[str, ...] = OPEN_NETWORK
     extra_writable: tuple[Path, ...] = ()  # folders the user lets every agent write (caches)
+    proxy: tuple[int, int] | None = None  # the launcher's network gate (HTTP, SOCKS) ports
     frozen: tuple[Path, ...] = field(default=())  # set by `freeze` for a validator
 
     def freeze(self) -> Confinement:
@@ -55,13 +56,17 @@ def claude_sandbox(plan: Confinement) -> dict[str, object]:
         filesystem["denyWrite"] = [str(p) for p in plan.frozen]
     if plan.extra_writable:
         filesystem["allowWrite"] = [str(p) for p in plan.extra_writable]
+    network: dict[str, object] = {"allowedDomains": list(plan.network), "allowLocalBinding": True}
+    if plan.proxy is not None:
+        # Our gate decides every host at once; Claude Code's own proxies would ask in the pane.
+        network["httpProxyPort"], network["socksProxyPort"] = plan.proxy
     return {
         "enabled": True,
         # A missing sandbox must stop the agent, not leave it asking before each command.
         "failIfUnavailable": True,
         "autoAllowBashIfSandboxed": True,
         "allowUnsandboxedCommands": False,
-        "network": {"allowedDomains": list(plan.network), "allowLocalBinding": True},
+        "network": network,
         "filesystem": filesystem,
     }
 

@@ -28,7 +28,8 @@ from heph_mcp.settings import Settings
 from launcher import workspace
 from launcher.dialogs import find_dialog
 from launcher.git_repo import GitError, GitRepo, run_branch
-from launcher.sandbox import bwrap_argv
+from launcher.netproxy import NetworkGate, open_gate
+from launcher.sandbox import confined_argv, plan_for
 from launcher.sessions import AgentSession, Verdict, judge, session_name
 from launcher.tmux import PaneState, Tmux, TmuxError
 
@@ -60,10 +61,12 @@ class Launcher:
         self._wake = asyncio.Event()
         self._observe = observer or (lambda kind, data: None)
         self._agent_env: dict[str, str] = {}
+        self.gate: NetworkGate | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until `stop` is set; sessions are left running for the next launcher."""
         await asyncio.to_thread(workspace.private_folder, self.settings.private_dir, 2)
+        await self._open_gate()
         await self.adopt()
         listener = asyncio.create_task(self._listen())
         next_poll = next_renew = 0.0
@@ -83,6 +86,15 @@ class Launcher:
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
+            if self.gate is not None:
+                await self.gate.close()
+
+    async def _open_gate(self) -> None:
+        """A network limited to a list of hosts is enforced by our gate, not by a dialog."""
+        domains = self.settings.network_allowed_domains
+        if self.settings.agent_sandbox and domains != ["*"]:
+            ports = self.settings.state_dir / f"netgate-{self.worker}.json"
+            self.gate = await open_gate(domains, ports)
 
     async def step(self, claim: bool = True) -> None:
         """One pass: settle sessions that need it, then fill free slots."""
@@ -155,7 +167,7 @@ class Launcher:
             env |= self._identity_env(session)
             if launch.confinement is not None and template.sandbox == "claude":
                 env |= claude_git_env()
-            argv = self._confined(template, launch, render_argv(template, launch))
+            argv = confined_argv(template, launch.confinement, render_argv(template, launch))
             await self.tmux.call("start", session.session, session.worktree, argv, env)
         except (GitError, TmuxError, OSError, HephCallError) as exc:
             await self._end(session, "died", f"could not start the agent: {exc}")
@@ -170,23 +182,8 @@ class Launcher:
         """The agent's sandbox plan, or None when the user turned the sandbox off."""
         if not self.settings.agent_sandbox:
             return None
-        private = session.private_dir or session.agent_dir
-        plan = Confinement(
-            worktree=session.worktree, brief=session.agent_dir / "brief.md", private=private,
-            state_dir=self.settings.state_dir, private_root=self.settings.private_dir,
-            git_dir=self.repo.common_dir,
-            scratch=private / "tmp" if template.sandbox == "bwrap" else None,
-            network=tuple(self.settings.network_allowed_domains),
-            extra_writable=tuple(self.settings.agent_writable_paths),
-        )  # fmt: skip
-        return plan.freeze() if session.kind != "work" else plan
-
-    @staticmethod
-    def _confined(template: CliTemplate, launch: AgentLaunch, argv: list[str]) -> list[str]:
-        """Claude Code confines its own commands; any other CLI runs inside bubblewrap."""
-        if launch.confinement is None or template.sandbox != "bwrap":
-            return argv
-        return bwrap_argv(launch.confinement, argv)
+        proxy = (self.gate.http_port, self.gate.socks_port) if self.gate else None
+        return plan_for(self.settings, session, template.sandbox, self.repo.common_dir, proxy)
 
     async def _worktree(self, session: AgentSession, base_ref: str | None) -> None:
         """A worker's own branch, or for a validator a read-only checkout of what it judges."""

@@ -17,6 +17,9 @@ import tempfile
 from pathlib import Path
 
 from claude_config.confinement import Confinement
+from claude_config.templates import CliTemplate
+from heph_mcp.settings import Settings
+from launcher.sessions import AgentSession
 
 OPT_OUT = (
     "or run with --no-sandbox (HEPH_AGENT_SANDBOX=false), which lets every agent read and"
@@ -102,3 +105,29 @@ def _git_protected(plan: Confinement) -> list[Path | None]:
 
 def _existing(*paths: Path | None) -> list[Path]:
     return [p for p in paths if p is not None and os.path.exists(p)]
+
+
+def plan_for(
+    settings: Settings,
+    session: AgentSession,
+    enforcer: str,
+    git_dir: Path,
+    proxy: tuple[int, int] | None,
+) -> Confinement:
+    """One agent's plan: its worktree, its brief, its private folder; a validator's frozen."""
+    private = session.private_dir or session.agent_dir
+    plan = Confinement(
+        worktree=session.worktree, brief=session.agent_dir / "brief.md", private=private,
+        state_dir=settings.state_dir, private_root=settings.private_dir, git_dir=git_dir,
+        scratch=private / "tmp" if enforcer == "bwrap" else None,
+        network=tuple(settings.network_allowed_domains),
+        extra_writable=tuple(settings.agent_writable_paths), proxy=proxy,
+    )  # fmt: skip
+    return plan.freeze() if session.kind != "work" else plan
+
+
+def confined_argv(template: CliTemplate, plan: Confinement | None, argv: list[str]) -> list[str]:
+    """Claude Code confines its own commands; any other CLI runs inside bubblewrap."""
+    if plan is None or template.sandbox != "bwrap":
+        return argv
+    return bwrap_argv(plan, argv)

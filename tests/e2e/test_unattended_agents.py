@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from modelkit import in_workdir, last_user_text, task_title, text, tool_use, turns
+from swarmkit import running_swarm, swarm_settings
 
 from heph_mcp.identity import local_token
 from launcher.sessions import session_name
@@ -190,3 +191,27 @@ def tool_results(last: dict[str, Any]) -> list[str]:
                 inner = block.get("content")
                 results.append(inner if isinstance(inner, str) else json.dumps(inner))
     return results
+
+
+async def test_a_network_limited_to_a_list_refuses_other_hosts_without_a_dialog(
+    project, embedder, agents_model
+):
+    probe = "import urllib.request as u; u.urlopen('http://example.com/', timeout=10)"
+    plan = [bash(f"python3 -c \"{probe}\" 2>&1 | tail -1"),
+            mcp("update_task_status", status="done", summary="probed")]  # fmt: skip
+    agents_model.script = lambda body: (
+        [plan[turns(body)]] if turns(body) < len(plan) else [text("Done.")]
+    )
+    domains = ["pypi.org", "*.pythonhosted.org"]
+    settings = swarm_settings(
+        project, agent_cli="claude", agent_command=None, network_allowed_domains=domains
+    )
+    async with running_swarm(settings, embedder) as swarm:
+        await swarm.start_launcher()
+        run = await swarm.start("Probe the network.")
+        await swarm.wait(run, lambda s: done_count(s) == 1, timeout=120)
+        refused = list(swarm.launchers[0][2].gate.refused)
+    said = next(last_user_text(r) for r in agents_model.requests if turns(r) == 1)
+    assert "403" in said and refused == ["example.com"]
+    pane = "\n".join(f.read_text() for f in settings.logs_dir.glob("*.log"))
+    assert "Network request outside of sandbox" not in pane
