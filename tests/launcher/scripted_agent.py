@@ -27,6 +27,10 @@ the JSON script embedded in its task description between `<<script` and
                                        the terminal echoes anything typed meanwhile)
   {"when_feedback": [STEPS]}           run these steps only when a validator sent the task back
   {"submit_result": MARKDOWN}          submit the run's result
+  {"probe": [PATHS], "report_to": PATH}
+                                       what this agent can see of each path (a file's first
+                                       bytes, a folder's entries, or the error), as JSON
+  {"tamper": PATH}                     try to overwrite PATH; print whether it worked
   {"review_file": PATH, "expect": TEXT}
                                        as a validator: pass when PATH contains TEXT
   {"review": true|false}               as a validator: give this verdict
@@ -156,6 +160,15 @@ async def run_step(
     elif "submit_result" in step:
         result = await call(client, "submit_result", markdown=step["submit_result"])
         say(f"submitted result {result.get('id')}")
+    elif "probe" in step:
+        seen = {path: probe(Path(path)) for path in step["probe"]}
+        Path(step["report_to"]).write_text(json.dumps(seen, indent=2))
+    elif "tamper" in step:
+        try:
+            Path(step["tamper"]).write_text("tampered\n")
+            say(f"tampered with {step['tamper']}")
+        except OSError as exc:
+            say(f"could not tamper with {step['tamper']}: {exc}")
     elif "review_file" in step:
         await review_file(client, Path(step["review_file"]), step["expect"])
         return True
@@ -167,6 +180,16 @@ async def run_step(
         await call(client, "update_task_status", status=status, summary=text)
         return True
     return False
+
+
+def probe(path: Path) -> str | list[str]:
+    """What a process in this agent's place sees at `path`."""
+    try:
+        if path.is_dir():
+            return sorted(entry.name for entry in path.iterdir())
+        return "read: " + path.read_text()[:40]
+    except OSError as exc:
+        return f"unreadable: {exc.strerror}"
 
 
 async def review_file(client: Client, path: Path, expect: str) -> None:

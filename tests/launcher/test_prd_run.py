@@ -34,8 +34,12 @@ PRD = Workflow.model_validate(
                 "validation": {
                     "enabled": True,
                     "criteria": ["hello.txt greets the user"],
+                    # The validator tries to change what it judges first: as root, file
+                    # modes would not stop it, the sandbox must.
                     "instructions": scripted(
-                        "Read hello.txt.", {"review_file": "hello.txt", "expect": "hello"}
+                        "Read hello.txt.",
+                        {"tamper": "hello.txt"},
+                        {"review_file": "hello.txt", "expect": "hello"},
                     ),
                 },
             },
