@@ -100,3 +100,11 @@ def test_status_without_a_server_says_how_to_start_one(tmp_path):
 async def _start(server):
     async with server.client() as client:
         return await client.start_workflow("bug_fix", "status test")
+
+
+def test_turning_the_sandbox_off_says_what_every_agent_can_then_read(tmp_path):
+    done = CliRunner().invoke(app, ["launcher", "--project", str(tmp_path), "--no-sandbox"])
+    assert done.exit_code == 1  # tmp_path is no repository: the checks still stop it
+    warning = " ".join(done.output.split())
+    assert "--no-sandbox: agents run unconfined" in warning
+    assert ".hephaestus/secrets (the user and ops tokens)" in warning

@@ -50,6 +50,7 @@ async def test_heph_up_runs_a_workflow_to_completion_with_its_own_launcher(proje
         output = up.log.read_text()
         assert up.proc is not None and up.proc.returncode == 0, output[-3000:]
         assert "Traceback" not in output and "heph mcp-config" in output
+        assert "Agents run sandboxed (network: open)" in output
         assert local_token(project / ".hephaestus" / "secrets", "user") not in output
     finally:
         up.stop()
