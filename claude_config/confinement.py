@@ -9,11 +9,23 @@ folders and worktrees) or any other agent's private files.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from fnmatch import fnmatchcase
 from pathlib import Path
 
 OPEN_NETWORK = ("*",)
 SANDBOX_EXCLUDES = Path(__file__).with_name("sandbox.gitignore")
+
+
+def host_allowed(host: str, patterns: Iterable[str]) -> bool:
+    """`example.com` matches itself; `*.example.com` its subdomains (and itself); `*` all."""
+    host = host.lower().rstrip(".")
+    for pattern in patterns:
+        pattern = pattern.lower()
+        if fnmatchcase(host, pattern) or (pattern.startswith("*.") and host == pattern[2:]):
+            return True
+    return False
 
 
 @dataclass(frozen=True)
@@ -39,6 +51,8 @@ class Confinement:
 
     @property
     def hidden(self) -> tuple[Path, Path]:
+        """What no agent's command may see: Hephaestus' state, and every agent's private
+        folder (of every project of this user)."""
         return (self.state_dir, self.private_root)
 
     @property

@@ -10,11 +10,12 @@ nobody.
 
 Standard library only, run with `python -I`: it starts in tens of
 milliseconds and cannot be steered by the agent's environment.
-Usage: python -I permission_hook.py CONFIG_JSON   (url, token, sandboxed, deadline)
+Usage: python -I permission_hook.py CONFIG_JSON   (url, token, sandboxed, network, deadline)
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import sys
 import time
@@ -25,6 +26,10 @@ from typing import Any
 HOOK_PATH = "/hooks/permission-request"
 POLL_SECONDS = 25
 HTTP_TIMEOUT = POLL_SECONDS + 10
+RETRY = (502, 503, 504)  # the server is (re)starting: wait for it rather than deny
+ASK_PATIENCE = 60  # seconds to keep posting a request to a server that is not up
+# Straight to the server: a proxy from the environment must never see the agent's token.
+OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def decision_output(decision: dict[str, Any]) -> str:
@@ -45,18 +50,23 @@ def call(config: dict[str, Any], path: str, body: dict[str, Any] | None = None) 
         method="GET" if body is None else "POST",
         headers={"Authorization": f"Bearer {config['token']}", "Content-Type": "application/json"},
     )
-    with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT) as response:  # noqa: S310
-        answer: dict[str, Any] = json.loads(response.read())
+    with OPENER.open(request, timeout=HTTP_TIMEOUT) as response:
+        answer = json.loads(response.read())
+    if not isinstance(answer, dict) or "id" not in answer:
+        raise ValueError(f"unexpected answer from the server: {str(answer)[:200]}")
     return answer
 
 
 def decide(config: dict[str, Any], event: dict[str, Any]) -> str:
     """Ask the server, then wait for a pending question until it is decided or time is up."""
     deadline = time.monotonic() + float(config.get("deadline", 3600))
-    answer = call(config, HOOK_PATH, {
+    body = {
         "tool_name": event.get("tool_name", ""), "tool_input": event.get("tool_input") or {},
         "cwd": event.get("cwd", ""), "sandboxed": bool(config.get("sandboxed")),
-    })  # fmt: skip
+        "network": config.get("network") or ["*"],
+    }  # fmt: skip
+    patience = float(config.get("patience", ASK_PATIENCE))
+    answer = first_answer(config, body, min(deadline, time.monotonic() + patience))
     while answer.get("decision") is None:
         if time.monotonic() > deadline:
             return denied("no decision arrived in time; the request is denied")
@@ -64,15 +74,31 @@ def decide(config: dict[str, Any], event: dict[str, Any]) -> str:
     return decision_output(answer["decision"])
 
 
+def first_answer(config: dict[str, Any], body: dict[str, Any], until: float) -> dict[str, Any]:
+    """Post the request; while the server is restarting, try again until `until`."""
+    while True:
+        try:
+            return call(config, HOOK_PATH, body)
+        except urllib.error.HTTPError as exc:
+            if exc.code not in RETRY or time.monotonic() > until:
+                raise
+        except (urllib.error.URLError, ConnectionError, http.client.HTTPException):
+            if time.monotonic() > until:
+                raise
+        time.sleep(1)
+
+
 def poll(config: dict[str, Any], approval_id: str) -> dict[str, Any]:
     """One long poll; a server that is restarting is waited for, not taken as an answer."""
     try:
         return call(config, f"{HOOK_PATH}/{approval_id}?wait={POLL_SECONDS}")
-    except urllib.error.HTTPError:
-        raise
-    except (urllib.error.URLError, ConnectionError):
-        time.sleep(1)
-        return {"id": approval_id, "decision": None}
+    except urllib.error.HTTPError as exc:
+        if exc.code not in RETRY:
+            raise
+    except (urllib.error.URLError, ConnectionError, http.client.HTTPException):
+        pass
+    time.sleep(1)
+    return {"id": approval_id, "decision": None}
 
 
 def main(argv: list[str]) -> int:
@@ -83,8 +109,8 @@ def main(argv: list[str]) -> int:
     except urllib.error.HTTPError as exc:
         detail = exc.read().decode(errors="replace")[:500]
         print(denied(f"Hephaestus refused the request ({exc.code}: {detail}); it is denied"))
-    except (OSError, ValueError, KeyError, IndexError) as exc:
-        print(denied(f"Hephaestus could not decide this request ({exc}); it is denied"))
+    except Exception as exc:  # noqa: BLE001 - top level: any failure is a denial, never a dialog
+        print(denied(f"Hephaestus could not decide this request ({exc!r}); it is denied"))
     return 0
 
 

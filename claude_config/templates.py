@@ -187,5 +187,6 @@ def hook_config(launch: AgentLaunch) -> dict[str, Any]:
         "url": launch.url.removesuffix("/mcp"),
         "token": launch.token,
         "sandboxed": launch.confinement is not None,
+        "network": list(launch.confinement.network) if launch.confinement else ["*"],
         "deadline": HOOK_DEADLINE,
     }

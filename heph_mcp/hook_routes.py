@@ -11,7 +11,7 @@ These routes are thin adapters over ApprovalService, like the MCP tools.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, ValidationError
 from starlette.requests import Request
@@ -22,6 +22,7 @@ from claude_config.permission_hook import HOOK_PATH as PATH
 from heph_mcp.errors import HephError
 from heph_mcp.records import Approval, Principal
 from heph_mcp.services import Services
+from heph_mcp.services.approval_policy import Asked
 from heph_mcp.services.approvals import hook_decision
 
 MAX_WAIT = 30.0
@@ -35,6 +36,12 @@ class HookRequest(BaseModel):
     tool_input: dict[str, Any] = Field(default_factory=dict)
     cwd: str = Field(default="", max_length=4096)
     sandboxed: bool = False
+    network: list[Annotated[str, Field(max_length=253)]] = Field(
+        default_factory=lambda: ["*"], max_length=200
+    )
+
+    def as_asked(self) -> Asked:
+        return Asked(self.tool_name, self.tool_input, self.cwd, self.sandboxed, tuple(self.network))
 
 
 class HookRoutes:
@@ -56,11 +63,7 @@ class HookRoutes:
             asked = HookRequest.model_validate(await request.json())
         except (ValidationError, ValueError) as exc:
             return _error(400, f"bad permission request: {exc}"[:1000])
-        return await self._call(
-            lambda s: s.approvals.request(
-                caller, asked.tool_name, asked.tool_input, asked.cwd, asked.sandboxed
-            )
-        )
+        return await self._call(lambda s: s.approvals.request(caller, asked.as_asked()))
 
     async def wait(self, request: Request) -> Response:
         caller = await self._agent(request)

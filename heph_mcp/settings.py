@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import socket
 import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -24,6 +25,7 @@ from pydantic_settings import (
 )
 
 STATE_DIR_NAME = ".hephaestus"
+HOST_PATTERN = re.compile(r"\*|(\*\.)?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?")
 
 
 class Settings(BaseSettings):
@@ -116,6 +118,33 @@ class Settings(BaseSettings):
     def _absolute_project(cls, value: Path) -> Path:
         return value.expanduser().resolve()
 
+    @field_validator("network_allowed_domains")
+    @classmethod
+    def _host_patterns(cls, value: list[str]) -> list[str]:
+        bad = [v for v in value if not HOST_PATTERN.fullmatch(v)]
+        if bad or not value:
+            raise ValueError(
+                f"network_allowed_domains takes host names or patterns such as pypi.org or"
+                f" *.pythonhosted.org, or ['*'] for the open network; not {bad or value}"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _writable_paths_stay_out_of_our_state(self) -> Settings:
+        """A writable folder mounted over the state folder would undo the sandbox."""
+        paths = [p.expanduser() for p in self.agent_writable_paths]
+        for path in paths:
+            real = path.resolve()
+            clash = [r for r in (self.state_dir, self.private_root)
+                     if real == r or real in r.parents or r in real.parents]  # fmt: skip
+            if not path.is_absolute() or clash:
+                raise ValueError(
+                    f"agent_writable_paths: {path} must be an absolute folder outside"
+                    f" {self.state_dir} and {self.private_root}"
+                )
+        self.agent_writable_paths = [p.resolve() for p in paths]
+        return self
+
     @property
     def state_dir(self) -> Path:
         return self.project / STATE_DIR_NAME
@@ -141,11 +170,16 @@ class Settings(BaseSettings):
         return self.state_dir / "agents"
 
     @property
+    def private_root(self) -> Path:
+        """Every agent's MCP config and settings (their tokens), of every project of this
+        user: in the temp folder, where no path from a worktree leads."""
+        return Path(tempfile.gettempdir()).resolve() / f"heph-{os.getuid()}"
+
+    @property
     def private_dir(self) -> Path:
-        """Agents' MCP configs and settings (their tokens): in the temp folder, where no path
-        from a worktree leads, one folder per project."""
+        """This project's agents' private folders."""
         digest = hashlib.sha256(str(self.state_dir).encode()).hexdigest()[:16]
-        return Path(tempfile.gettempdir()) / f"heph-{os.getuid()}" / digest
+        return self.private_root / digest
 
     @property
     def logs_dir(self) -> Path:

@@ -115,7 +115,8 @@ def _questions_table(questions: list[dict[str, Any]]) -> Table:
         table.add_column(column)
     for q in questions:
         table.add_row(
-            q["id"], q["run_id"], q["task_id"], q["tool"], q["subject"][:100],
+            q["id"], q["run_id"], q["task_id"], q["tool"],
+            Text(q["subject"][:100]),  # an agent's words: never read as markup
             (q.get("expires_at") or "")[11:19],
         )  # fmt: skip
     return table

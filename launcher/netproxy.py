@@ -19,23 +19,16 @@ import struct
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
+from claude_config.confinement import host_allowed
+
 log = logging.getLogger("heph.netproxy")
 BUFFER = 64 * 1024
+HEADER_SECONDS = 30  # a client that never finishes its request is dropped
+CONNECT_SECONDS = 15
 REFUSED = "blocked by Hephaestus: {host} is not in network_allowed_domains"
-
-
-def allowed(host: str, patterns: Iterable[str]) -> bool:
-    """`example.com` matches itself; `*.example.com` its subdomains (and itself)."""
-    host = host.lower().rstrip(".")
-    for pattern in patterns:
-        pattern = pattern.lower()
-        if fnmatchcase(host, pattern) or (pattern.startswith("*.") and host == pattern[2:]):
-            return True
-    return False
 
 
 @dataclass
@@ -47,6 +40,7 @@ class NetworkGate:
     socks_port: int = 0
     refused: deque[str] = field(default_factory=lambda: deque(maxlen=100))  # latest refusals
     _servers: list[asyncio.Server] = field(default_factory=list)
+    _open: set[asyncio.StreamWriter] = field(default_factory=set)
 
     async def start(self) -> NetworkGate:
         """Listen on the ports asked for (a restarted launcher's agents still use the old
@@ -59,33 +53,43 @@ class NetworkGate:
         return self
 
     async def close(self) -> None:
+        """Stop listening and cut live tunnels (newer Pythons wait for them otherwise)."""
         for server in self._servers:
             server.close()
+        for writer in list(self._open):
+            writer.close()
+        for server in self._servers:
             await server.wait_closed()
 
     def _admit(self, host: str) -> bool:
-        if allowed(host, self.patterns):
+        if host_allowed(host, self.patterns):
             return True
         self.refused.append(host)
         log.info("refused a connection to %s (not in network_allowed_domains)", host)
         return False
 
     async def _http(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._open.add(writer)
         try:
             await self._serve_http(reader, writer)
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as exc:
             log.debug("http proxy connection ended: %s", exc)
         finally:
+            self._open.discard(writer)
             writer.close()
 
     async def _serve_http(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        head = await reader.readuntil(b"\r\n\r\n")
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), HEADER_SECONDS)
         method, target, _ = head.split(b"\r\n", 1)[0].decode("latin-1").split(" ", 2)
         host, port = _http_target(method, target)
         if not self._admit(host):
-            await _refuse_http(writer, host)
+            await _answer_http(writer, 403, REFUSED.format(host=host))
             return
-        upstream = await asyncio.open_connection(host, port)
+        try:
+            upstream = await _connect(host, port)
+        except OSError as exc:
+            await _answer_http(writer, 502, f"cannot reach {host}:{port}: {exc}")
+            return
         if method == "CONNECT":
             writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
         else:
@@ -93,17 +97,19 @@ class NetworkGate:
         await _pipe(reader, writer, *upstream)
 
     async def _socks(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._open.add(writer)
         try:
             await self._serve_socks(reader, writer)
         except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
             log.debug("socks proxy connection ended: %s", exc)
         finally:
+            self._open.discard(writer)
             writer.close()
 
     async def _serve_socks(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
-        methods = await reader.readexactly(2)
+        methods = await asyncio.wait_for(reader.readexactly(2), HEADER_SECONDS)
         await reader.readexactly(methods[1])
         writer.write(b"\x05\x00")  # no authentication
         host, port = await _socks_target(reader)
@@ -111,7 +117,12 @@ class NetworkGate:
             writer.write(b"\x05\x02\x00\x01" + bytes(6))  # connection not allowed
             await writer.drain()
             return
-        upstream = await asyncio.open_connection(host, port)
+        try:
+            upstream = await _connect(host, port)
+        except OSError:
+            writer.write(b"\x05\x04\x00\x01" + bytes(6))  # host unreachable
+            await writer.drain()
+            return
         writer.write(b"\x05\x00\x00\x01" + bytes(6))
         await _pipe(reader, writer, *upstream)
 
@@ -119,7 +130,13 @@ class NetworkGate:
 async def _listen(handler: Any, port: int) -> asyncio.Server:
     try:
         return await asyncio.start_server(handler, "127.0.0.1", port)
-    except OSError:
+    except OSError as exc:
+        log.warning(
+            "network gate: port %s is taken (%s); agents started before this launcher keep"
+            " using it and lose the network until they are retried",
+            port,
+            exc,
+        )
         return await asyncio.start_server(handler, "127.0.0.1", 0)
 
 
@@ -153,11 +170,19 @@ async def _socks_target(reader: asyncio.StreamReader) -> tuple[str, int]:
     return host, port
 
 
-async def _refuse_http(writer: asyncio.StreamWriter, host: str) -> None:
-    body = (REFUSED.format(host=host) + "\n").encode()
+async def _connect(host: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    try:
+        return await asyncio.wait_for(asyncio.open_connection(host, port), CONNECT_SECONDS)
+    except TimeoutError:
+        raise OSError(f"no answer within {CONNECT_SECONDS}s") from None
+
+
+async def _answer_http(writer: asyncio.StreamWriter, status: int, text: str) -> None:
+    reason = {403: "Forbidden", 502: "Bad Gateway"}[status]
+    body = (text + "\n").encode()
     writer.write(
-        b"HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nConnection: close\r\n"
-        + f"Content-Length: {len(body)}\r\n\r\n".encode()
+        f"HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain\r\nConnection: close\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n".encode()
         + body
     )
     await writer.drain()
@@ -172,7 +197,7 @@ async def _pipe(
     """Copy both ways until either side closes."""
 
     async def copy(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(ConnectionError):
+        with contextlib.suppress(OSError):
             while data := await source.read(BUFFER):
                 sink.write(data)
                 await sink.drain()
@@ -180,8 +205,10 @@ async def _pipe(
             if sink.can_write_eof():
                 sink.write_eof()
 
-    await asyncio.gather(copy(reader, up_writer), copy(up_reader, writer))
-    up_writer.close()
+    try:
+        await asyncio.gather(copy(reader, up_writer), copy(up_reader, writer))
+    finally:
+        up_writer.close()
 
 
 async def open_gate(patterns: Iterable[str], ports_file: Path) -> NetworkGate:

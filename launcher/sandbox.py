@@ -118,7 +118,7 @@ def plan_for(
     private = session.private_dir or session.agent_dir
     plan = Confinement(
         worktree=session.worktree, brief=session.agent_dir / "brief.md", private=private,
-        state_dir=settings.state_dir, private_root=settings.private_dir, git_dir=git_dir,
+        state_dir=settings.state_dir, private_root=settings.private_root, git_dir=git_dir,
         scratch=private / "tmp" if enforcer == "bwrap" else None,
         network=tuple(settings.network_allowed_domains),
         extra_writable=tuple(settings.agent_writable_paths), proxy=proxy,

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from phases.approvals import ApprovalPolicy
 
 NAME_PATTERN = r"^[a-z][a-z0-9_\-]{0,63}$"
+UNSCOPED_FILE_TOOLS = ("Read", "Edit", "Write", "MultiEdit", "NotebookEdit", "Glob", "Grep")
 
 
 class _Strict(BaseModel):
@@ -38,6 +39,19 @@ class AgentSpec(_Strict):
         default_factory=list,
         description="Extra tool permissions for this phase's agents (Claude Code rule syntax)",
     )
+
+    @field_validator("allowed_tools")
+    @classmethod
+    def _scoped_file_tools(cls, value: list[str]) -> list[str]:
+        """A bare file tool would let every path past the approval policy, Hephaestus' own
+        state included: it must name what it opens."""
+        bare = [tool for tool in value if tool in UNSCOPED_FILE_TOOLS]
+        if bare:
+            raise ValueError(
+                f"allowed_tools {bare} would open every file to this phase's agents, past the"
+                " approval policy; scope each, e.g. 'Read(./docs/**)' or 'Edit(/srv/site/**)'"
+            )
+        return value
 
 
 class Phase(_Strict):

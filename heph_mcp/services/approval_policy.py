@@ -11,10 +11,13 @@ default.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+from claude_config.confinement import host_allowed
 from phases.approvals import (
     DEFAULT_DECISION,
     DEFAULT_TIMEOUT,
@@ -25,9 +28,11 @@ from phases.approvals import (
 
 # The key of tool_input that names what a tool acts on, in order of preference.
 SUBJECT_KEYS = ("command", "file_path", "notebook_path", "path", "url", "query", "pattern")
-FILE_TOOLS = ("Read", "Edit", "Write", "MultiEdit", "NotebookEdit", "NotebookRead", "LS")
+PATH_KEYS = ("file_path", "notebook_path", "path")
 EDIT_TOOLS = ("Edit", "Write", "MultiEdit", "NotebookEdit")
+NETWORK_TOOLS = ("WebFetch", "WebSearch")
 SUBJECT_MAX = 2000
+GLOB_CHARS = re.compile(r"[*?\[{]")
 
 
 @dataclass(frozen=True)
@@ -48,19 +53,33 @@ class Ruling:
 
 
 @dataclass(frozen=True)
-class Request:
+class Asked:
     tool: str
     input: dict[str, Any] = field(default_factory=dict)
     cwd: str = ""
     sandboxed: bool = False
+    network: tuple[str, ...] = ("*",)  # the agent's network_allowed_domains
 
     @property
     def subject(self) -> str:
+        """What the tool acts on: a command, a path, a URL, or a question's text."""
+        if self.tool == "AskUserQuestion":
+            questions = self.input.get("questions") or []
+            asked = [str(q.get("question", "")) for q in questions if isinstance(q, dict)]
+            return " / ".join(asked)[:SUBJECT_MAX]
         for key in SUBJECT_KEYS:
             value = self.input.get(key)
             if isinstance(value, str) and value:
                 return value[:SUBJECT_MAX]
         return ""
+
+    def paths(self) -> list[str]:
+        """Every path the request names: file arguments, and a glob pattern's fixed part."""
+        found = [v for k in PATH_KEYS if isinstance(v := self.input.get(k), str) and v]
+        pattern = self.input.get("pattern")
+        if isinstance(pattern, str) and pattern.startswith(("/", "~")):
+            found.append(GLOB_CHARS.split(pattern, 1)[0] or "/")
+        return found
 
 
 BUILT_IN: tuple[tuple[ApprovalRule, str, bool], ...] = (
@@ -69,13 +88,11 @@ BUILT_IN: tuple[tuple[ApprovalRule, str, bool], ...] = (
     (ApprovalRule(tool="AskUserQuestion", decision="ask"), "a question is for the user", False),
     (ApprovalRule(tool="ExitPlanMode", decision="allow"), "no human reviews plans", False),
     (ApprovalRule(tool="Read", decision="allow"), "reading outside the worktree", False),
-    (ApprovalRule(tool="WebFetch", decision="allow"), "the network is open", False),
-    (ApprovalRule(tool="WebSearch", decision="allow"), "the network is open", False),
 )
 
 
 def decide(
-    request: Request,
+    request: Asked,
     boundary: Boundary,
     workflow: ApprovalPolicy,
     phase: ApprovalPolicy | None = None,
@@ -85,40 +102,71 @@ def decide(
     hard = _hard_limit(request, boundary)
     if hard is not None:
         return Ruling("deny", "hephaestus", hard, timeout)
+    subjects = _subjects(request, boundary)
     rules = [*(phase.rules if phase else []), *workflow.rules]
     for index, rule in enumerate(rules, start=1):
-        if rule.applies(request.tool, request.subject):
+        if any(rule.applies(request.tool, subject) for subject in subjects):
             return Ruling(rule.decision, f"policy:{index}", rule.message, timeout)
-    for rule, why, needs_sandbox in BUILT_IN:
-        if rule.applies(request.tool, request.subject) and (request.sandboxed or not needs_sandbox):
-            return Ruling(rule.decision, f"built-in: {why}", "", timeout)
-    if request.tool in EDIT_TOOLS:
-        message = f"edit only inside your worktree {boundary.worktree}; create a task instead"
-        return Ruling("deny", "built-in: edits stay in the worktree", message, timeout)
+    built_in = _built_in(request, boundary)
+    if built_in is not None:
+        return Ruling(*built_in, timeout=timeout)
     default = _first(phase and phase.default, workflow.default, DEFAULT_DECISION)
     return Ruling(default, "default", "", timeout)  # type: ignore[arg-type]
+
+
+def _subjects(request: Asked, boundary: Boundary) -> list[str]:
+    """A file tool's rules see the real path too (`..` and links resolved)."""
+    if request.input.get("file_path") or request.input.get("notebook_path"):
+        cwd = request.cwd or str(boundary.worktree)
+        return [request.subject, str(resolved(request.subject, cwd))]
+    return [request.subject]
+
+
+def _built_in(request: Asked, boundary: Boundary) -> tuple[Decision, str, str] | None:
+    """What an unattended agent needs when no rule of the workflow says otherwise."""
+    for rule, why, needs_sandbox in BUILT_IN:
+        if rule.applies(request.tool, request.subject) and (request.sandboxed or not needs_sandbox):
+            return rule.decision, f"built-in: {why}", ""
+    if request.tool in EDIT_TOOLS:
+        cwd = request.cwd or str(boundary.worktree)
+        if all(_inside(resolved(p, cwd), boundary.worktree) for p in request.paths()):
+            return "allow", "built-in: inside the worktree", ""
+        message = f"edit only inside your worktree {boundary.worktree}; create a task instead"
+        return "deny", "built-in: edits stay in the worktree", message
+    if request.tool in NETWORK_TOOLS:
+        return _network(request)
+    return None
+
+
+def _network(request: Asked) -> tuple[Decision, str, str]:
+    """WebFetch runs in Claude Code itself, outside the sandbox: the host list binds it here."""
+    if tuple(request.network) == ("*",):
+        return "allow", "built-in: the network is open", ""
+    host = urlsplit(str(request.input.get("url", ""))).hostname or ""
+    if request.tool == "WebFetch" and host and host_allowed(host, request.network):
+        return "allow", "built-in: a listed host", ""
+    listed = ", ".join(request.network)
+    message = f"the network is limited to {listed}; {host or 'this'} is not on the list"
+    return "deny", "built-in: a limited network", message
 
 
 def _first(*values: Any) -> Any:
     return next(v for v in values if v is not None)
 
 
-def _hard_limit(request: Request, boundary: Boundary) -> str | None:
+def _hard_limit(request: Asked, boundary: Boundary) -> str | None:
     """A refusal no policy can lift: Hephaestus' own files are out of every agent's reach."""
-    if request.tool not in FILE_TOOLS and "path" not in request.input:
-        return None
-    raw = request.subject if request.tool in FILE_TOOLS else str(request.input.get("path", ""))
-    if not raw:
-        return None
-    path = resolved(raw, request.cwd or str(boundary.worktree))
-    if _inside(path, boundary.worktree) or _inside(path, boundary.brief_dir):
-        return None
-    if any(_inside(path, root) for root in boundary.protected):
-        return (
-            f"{raw} belongs to Hephaestus (tokens, its database, other agents' folders and"
-            " worktrees): no agent may read or change it. Work inside your worktree; ask for"
-            " what you need with create_task or find_memories."
-        )
+    cwd = request.cwd or str(boundary.worktree)
+    for raw in request.paths():
+        path = resolved(raw, cwd)
+        if _inside(path, boundary.worktree) or _inside(path, boundary.brief_dir):
+            continue
+        if any(_inside(path, root) or _inside(root, path) for root in boundary.protected):
+            return (
+                f"{raw} belongs to Hephaestus (tokens, its database, other agents' folders and"
+                " worktrees): no agent may read or change it. Work inside your worktree; ask"
+                " for what you need with create_task or find_memories."
+            )
     return None
 
 

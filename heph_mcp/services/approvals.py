@@ -19,7 +19,7 @@ import aiosqlite
 from heph_mcp.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from heph_mcp.notify import Notifier
 from heph_mcp.records import Approval, Principal
-from heph_mcp.services.approval_policy import Boundary, Request, Ruling, decide
+from heph_mcp.services.approval_policy import Asked, Boundary, Ruling, decide
 from heph_mcp.services.common import RunWorkflows, new_id, now, record_event
 from heph_mcp.settings import Settings
 from heph_mcp.store import Store
@@ -42,12 +42,10 @@ class ApprovalService:
         self._notifier = notifier or Notifier()
         self._decided: dict[str, asyncio.Event] = {}
 
-    async def request(
-        self, principal: Principal, tool: str, tool_input: dict[str, Any], cwd: str, sandboxed: bool
-    ) -> Approval:
+    async def request(self, principal: Principal, asked: Asked) -> Approval:
         """Decide by policy, or open a question for the user; either way it is recorded."""
         agent = await self._agent(principal)
-        asked = Request(tool=tool, input=tool_input, cwd=cwd, sandboxed=sandboxed)
+        tool, tool_input = asked.tool, asked.input
         ruling = await self._rule(agent, asked)
         approval_id, ts = new_id("ap"), now()
         pending = ruling.decision == "ask"
@@ -57,7 +55,7 @@ class ApprovalService:
                 " status, decided_by, message, created_at, expires_at, decided_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (approval_id, agent["run_id"], agent["task_id"], agent["id"], tool,
-                 _subject(asked), json.dumps(tool_input), "pending" if pending else
+                 asked.subject, json.dumps(tool_input), "pending" if pending else
                  STATUS_OF[ruling.decision], None if pending else ruling.by,
                  "" if pending else _policy_message(tool, ruling), ts,
                  ts + ruling.timeout if pending else None, None if pending else ts),
@@ -77,12 +75,15 @@ class ApprovalService:
         approval = await self.get(approval_id)
         if principal.role != "agent" or approval.agent_id != principal.id:
             raise NotFound(f"no approval request {approval_id!r} of yours")
+        if approval.status != "pending":
+            return approval
+        # Take the event before reading the row again: an answer landing in between sets it.
         event = self._decided.setdefault(approval_id, asyncio.Event())
-        if approval.status == "pending":
-            row = await self._store.fetchone(
-                "SELECT expires_at FROM approvals WHERE id = ?", (approval_id,)
-            )
-            left = max(0.0, float(row["expires_at"] or 0) - now()) if row else 0.0
+        row = await self._store.fetchone(
+            "SELECT status, expires_at FROM approvals WHERE id = ?", (approval_id,)
+        )
+        if row is not None and row["status"] == "pending":
+            left = max(0.0, float(row["expires_at"] or 0) - now())
             try:
                 await asyncio.wait_for(event.wait(), timeout=min(seconds, left))
             except TimeoutError:
@@ -180,7 +181,7 @@ class ApprovalService:
             raise NotFound(f"agent {principal.id} is not running")
         return row
 
-    async def _rule(self, agent: aiosqlite.Row, asked: Request) -> Ruling:
+    async def _rule(self, agent: aiosqlite.Row, asked: Asked) -> Ruling:
         workflow = await self._workflows.get(agent["run_id"])
         phase = workflow.phase(agent["phase"]).approvals
         return decide(asked, self._boundary(agent), workflow.config.approvals, phase)
@@ -191,7 +192,7 @@ class ApprovalService:
         return Boundary(
             worktree=settings.project / worktree,
             brief_dir=settings.agents_dir / agent["session_name"],
-            protected=(settings.state_dir, settings.private_dir),
+            protected=(settings.state_dir, settings.private_root),
         )
 
 
@@ -226,13 +227,6 @@ def hook_decision(approval: Approval) -> dict[str, Any] | None:
     return decision
 
 
-def _subject(asked: Request) -> str:
-    if asked.tool == QUESTION_TOOL:
-        questions = asked.input.get("questions") or []
-        return " / ".join(str(q.get("question", "")) for q in questions if isinstance(q, dict))
-    return asked.subject
-
-
 def _questions(approval: Approval) -> list[str]:
     questions = approval.input.get("questions") or []
     return [str(q.get("question", "")) for q in questions if isinstance(q, dict)]
@@ -242,7 +236,14 @@ def _checked_answers(
     approval: Approval, decision: str, answers: dict[str, str] | None
 ) -> dict[str, str] | None:
     """A question allowed without answers would leave the agent guessing: refuse it."""
-    if approval.tool != QUESTION_TOOL or decision == "deny":
+    if approval.tool != QUESTION_TOOL:
+        if answers:
+            raise InvalidRequest(
+                f"answers are for AskUserQuestion; {approval.id} asks about {approval.tool}:"
+                " decide it with allow or deny (and a message)"
+            )
+        return None
+    if decision == "deny":
         return None
     asked = _questions(approval)
     if not answers:

@@ -6,12 +6,14 @@ Real sockets on loopback: a small origin server stands behind the gate.
 from __future__ import annotations
 
 import asyncio
+import socket
 import struct
 from collections.abc import AsyncIterator
 
 import pytest
 
-from launcher.netproxy import NetworkGate, allowed, open_gate
+from claude_config.confinement import host_allowed
+from launcher.netproxy import NetworkGate, open_gate
 
 
 @pytest.mark.parametrize(
@@ -27,7 +29,7 @@ from launcher.netproxy import NetworkGate, allowed, open_gate
     ],
 )
 def test_a_host_is_allowed_only_by_a_matching_pattern(host, patterns, expected):
-    assert allowed(host, patterns) is expected
+    assert host_allowed(host, patterns) is expected
 
 
 @pytest.fixture
@@ -103,3 +105,23 @@ async def test_a_restarted_gate_takes_its_old_ports_back(tmp_path):
     second = await open_gate(["pypi.org"], tmp_path / "ports.json")
     await second.close()
     assert (second.http_port, second.socks_port) == ports
+
+
+async def test_a_listed_host_that_does_not_answer_gets_a_bad_gateway(gate):
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]  # bound, never listening: the connection is refused
+        reader, _ = await exchange(
+            gate.http_port, f"CONNECT 127.0.0.1:{port} HTTP/1.1\r\n\r\n".encode()
+        )
+        assert (await asyncio.wait_for(reader.read(), 5)).startswith(b"HTTP/1.1 502")
+
+
+async def test_closing_the_gate_cuts_live_tunnels_at_once(origin):
+    gate = await NetworkGate(("127.0.0.1",)).start()
+    reader, _ = await exchange(
+        gate.http_port, f"CONNECT 127.0.0.1:{origin} HTTP/1.1\r\n\r\n".encode()
+    )
+    await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)  # the tunnel is up and idle
+    await asyncio.wait_for(gate.close(), 5)
+    assert await asyncio.wait_for(reader.read(), 5) == b""

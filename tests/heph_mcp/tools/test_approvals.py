@@ -234,3 +234,28 @@ async def test_only_an_agent_may_ask_and_only_about_its_own_requests(heph, tmp_p
     assert malformed.status_code == 400 and "tool_name" in malformed.json()["error"]
     assert foreign.status_code == 409 and "no approval request" in foreign.json()["error"]
     assert heph.db().execute("SELECT COUNT(*) FROM approvals").fetchone()[0] == 0
+
+
+async def test_an_agent_cannot_hear_another_agents_answer(heph, tmp_path):
+    first = await launched(heph, tmp_path)
+    second = await launched(heph, tmp_path)
+    asked = await ask(heph, first, "AskUserQuestion", QUESTION)
+    async with heph.server.http_client() as http:
+        response = await http.get(f"{HOOK}/{asked['id']}", headers=bearer(second["token"]))
+    assert response.status_code == 409 and "of yours" in response.json()["error"]
+
+
+async def test_answers_are_only_for_questions_and_markup_in_a_request_is_shown_as_text(
+    heph, tmp_path
+):
+    agent = await launched(heph, tmp_path, GUARDED)
+    asked = await ask(heph, agent, "WebFetch", {"url": "https://x.test/[/bold]", "prompt": "p"})
+    async with heph.user() as user:
+        wrong = await user.call_tool(
+            "answer_question",
+            {"question_id": asked["id"], "decision": "allow", "answers": {"q": "a"}},
+            raise_on_error=False,
+        )
+        status = await call(user, "workflow_status", run=agent["run_id"])
+    assert wrong.is_error and "answers are for AskUserQuestion" in wrong.content[0].text
+    assert "https://x.test/[/bold]" in rendered(status)
