@@ -41,6 +41,9 @@ class Confinement:
     network: tuple[str, ...] = OPEN_NETWORK
     extra_writable: tuple[Path, ...] = ()  # folders the user lets every agent write (caches)
     proxy: tuple[int, int] | None = None  # the launcher's network gate (HTTP, SOCKS) ports
+    # Inside the writable git dir, what must not move: the user's HEAD, index, config and
+    # hooks, every branch but the agent's own, the worktree's own HEAD and links.
+    git_guarded: tuple[Path, ...] = ()
     frozen: tuple[Path, ...] = field(default=())  # set by `freeze` for a validator
 
     def freeze(self) -> Confinement:
@@ -66,8 +69,9 @@ def claude_sandbox(plan: Confinement) -> dict[str, object]:
         "denyRead": [str(p) for p in plan.hidden],
         "allowRead": [str(plan.worktree), str(plan.brief)],
     }
-    if plan.frozen:
-        filesystem["denyWrite"] = [str(p) for p in plan.frozen]
+    deny_write = [*plan.git_guarded, *plan.frozen]
+    if deny_write:
+        filesystem["denyWrite"] = [str(p) for p in deny_write]
     if plan.extra_writable:
         filesystem["allowWrite"] = [str(p) for p in plan.extra_writable]
     network: dict[str, object] = {"allowedDomains": list(plan.network), "allowLocalBinding": True}

@@ -82,25 +82,64 @@ def bwrap_argv(plan: Confinement, argv: list[str]) -> list[str]:
     Later mounts win, so hidden folders are emptied first and the agent's own parts of
     them are mounted back on top. The network is shared: the CLI talks to the server.
     """
-    args = ["bwrap", "--die-with-parent", "--unshare-pid", "--ro-bind", "/", "/"]
+    args = ["bwrap", "--die-with-parent", "--unshare-pid", "--unshare-ipc", "--ro-bind", "/", "/"]
     args += ["--dev", "/dev", "--proc", "/proc"]
-    for folder in plan.hidden:
+    for variable in HOST_SOCKETS:
+        args += ["--unsetenv", variable]
+    for folder in (*_shared_sockets(), *plan.hidden):
         args += ["--tmpfs", str(folder)]
-    for path in _existing(plan.brief, plan.private):
+    judged = [plan.worktree, plan.git_dir] if plan.read_only else []
+    for path in _existing(plan.brief, plan.private, *judged):
         args += ["--ro-bind", str(path), str(path)]
     writable = [plan.scratch] if plan.read_only else [plan.worktree, plan.git_dir, plan.scratch]
     for path in _existing(*writable, *plan.extra_writable):
         args += ["--bind", str(path), str(path)]
-    for path in _existing(*_git_protected(plan), plan.worktree if plan.read_only else None):
+    for path in _existing(*plan.git_guarded):
         args += ["--ro-bind", str(path), str(path)]
     return [*args, "--chdir", str(plan.worktree), "--", *argv]
 
 
-def _git_protected(plan: Confinement) -> list[Path | None]:
-    """What git runs on its own (hooks) or is told to run (config) stays as it is."""
-    if plan.git_dir is None:
-        return []
-    return [plan.git_dir / "hooks", plan.git_dir / "config"]
+COMMON_GUARDED = (
+    "HEAD", "index", "config", "hooks", "info", "packed-refs", "shallow",
+    "refs/tags", "refs/remotes", "refs/replace", "refs/notes", "refs/stash",
+)  # fmt: skip
+ADMIN_GUARDED = ("HEAD", "commondir", "gitdir", "config.worktree")
+
+
+def git_guarded(git_dir: Path, worktree: Path, branch: str) -> tuple[Path, ...]:
+    """What an agent's commits never need to change, and git or the user would trust.
+
+    Git runs what its config and hooks say; the user's HEAD, index and branches are the
+    user's; the worktree's HEAD and links tie it to its own branch. Only paths that exist
+    are listed: a denied path that does not exist would be made into an unreadable stub.
+    """
+    admin = _admin_dir(worktree)
+    guarded = [git_dir / name for name in COMMON_GUARDED]
+    guarded += [admin / name for name in ADMIN_GUARDED] if admin else []
+    guarded.append(worktree / ".git")
+    heads, own = git_dir / "refs" / "heads", git_dir / "refs" / "heads" / branch
+    guarded += [ref for ref in heads.rglob("*") if ref.is_file() and ref != own]
+    return tuple(p for p in guarded if os.path.lexists(p))
+
+
+def _admin_dir(worktree: Path) -> Path | None:
+    """The worktree's folder in the git dir, read before its agent ever starts."""
+    pointer = worktree / ".git"
+    if not pointer.is_file():
+        return None
+    line = pointer.read_text().strip()
+    return Path(line.removeprefix("gitdir:").strip()) if line.startswith("gitdir:") else None
+
+
+# Sockets that lead out of any sandbox: the tmux server that runs the agents (it would run
+# a command for anyone who asks), the user's ssh agent, D-Bus and systemd.
+HOST_SOCKETS = ("TMUX", "TMUX_PANE", "SSH_AUTH_SOCK", "DBUS_SESSION_BUS_ADDRESS")
+
+
+def _shared_sockets() -> list[Path]:
+    """Folders where such sockets live; the agent's own parts of /tmp are mounted back."""
+    runtime = Path(f"/run/user/{os.getuid()}")
+    return [Path(tempfile.gettempdir()), *([runtime] if runtime.is_dir() else [])]
 
 
 def _existing(*paths: Path | None) -> list[Path]:
@@ -122,6 +161,7 @@ def plan_for(
         scratch=private / "tmp" if enforcer == "bwrap" else None,
         network=tuple(settings.network_allowed_domains),
         extra_writable=tuple(settings.agent_writable_paths), proxy=proxy,
+        git_guarded=git_guarded(git_dir, session.worktree, session.branch),
     )  # fmt: skip
     return plan.freeze() if session.kind != "work" else plan
 

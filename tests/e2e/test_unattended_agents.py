@@ -59,6 +59,7 @@ class Story:
     def worker(self) -> list[dict[str, Any]]:
         secrets = self.swarm.settings.secrets_dir / "user.token"
         theirs = self.creator_config()
+        git_dir = self.swarm.settings.project / ".git"
         return [
             bash("python3 -c 'print(6 * 7)'"),
             tool_use("Write", {"file_path": "{cwd}/calc.py", "content": CALC}),
@@ -79,6 +80,12 @@ class Story:
             ),
             tool_use("Read", {"file_path": str(secrets)}),
             tool_use("Read", {"file_path": str(theirs)}),
+            tool_use("Read", {"file_path": str(self.creator_brief())}),
+            tool_use("Read", {"file_path": str(self.creator_worktree() / "README.md")}),
+            bash(
+                f"git update-ref refs/heads/main HEAD; echo 'ref: refs/heads/x' > {git_dir}/HEAD;"
+                " git symbolic-ref HEAD refs/heads/main; echo tried"
+            ),  # fmt: skip
             tool_use(
                 "AskUserQuestion",
                 {
@@ -106,6 +113,14 @@ class Story:
         with self.swarm.db() as db:
             row = db.execute("SELECT run_id, task_id FROM agents ORDER BY started_at").fetchone()
         return self.swarm.settings.private_dir / session_name(row[0], row[1]) / "mcp.json"
+
+    def creator_brief(self) -> Path:
+        return self.swarm.settings.agents_dir / self.creator_config().parent.name / "brief.md"
+
+    def creator_worktree(self) -> Path:
+        with self.swarm.db() as db:
+            row = db.execute("SELECT worktree FROM agents ORDER BY started_at").fetchone()
+        return Path(row[0])
 
     def script(self, body: dict[str, Any]) -> list[dict[str, Any]]:
         title = task_title(body)
@@ -144,6 +159,7 @@ async def test_agents_run_commands_unattended_cannot_read_secrets_and_ask_the_us
 ):
     story = Story(claude_swarm)
     agents_model.script = story.script
+    main_before = claude_swarm.git("rev-parse", "main")
     await claude_swarm.start_launcher()
     run = await claude_swarm.start("Build a calculator.")
     answered: list[str] = []
@@ -164,11 +180,15 @@ async def test_agents_run_commands_unattended_cannot_read_secrets_and_ask_the_us
     results = tool_results(story.latest[WORKER])
     assert "42" in results[0] and "OK" in results[3] and "def add" in results[3]
     assert "calculator with tests" in results[5]  # `git add -A` works inside the sandbox
-    probes = "\n".join(results[6:9])
+    probes = "\n".join(results[6:11])
     for secret in (local_token(claude_swarm.settings.secrets_dir, "user"), "heph_agent_"):
         assert secret not in probes
     assert "No such file or directory" in results[6]
     assert "denied" in results[7] and "denied" in results[8]
+    assert "belongs to Hephaestus" in results[9] and "belongs to Hephaestus" in results[10]
+    assert "Your task" not in results[9] and "# demo" not in results[10]
+    assert claude_swarm.git("rev-parse", "main") == main_before  # no branch but its own moved
+    assert claude_swarm.git("symbolic-ref", "HEAD") == "refs/heads/main"
     panes = [f.read_text() for f in claude_swarm.settings.logs_dir.glob("*.log")]
     assert len(panes) == 2
     assert not [line for p in panes for line in p.splitlines() if line.strip() in NO_KEY_TYPED]

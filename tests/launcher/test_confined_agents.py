@@ -8,6 +8,7 @@ running, a second one probes everything it should not reach.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from swarmkit import scripted
 
@@ -25,7 +26,7 @@ async def test_an_agent_sees_its_own_worktree_and_brief_and_nothing_else_of_ours
         settings.worktrees_dir,
         settings.agents_dir,
         settings.private_dir,
-        settings.project / "README.md",
+        Path("/etc/os-release"),
     ]
     prober = scripted(
         "Look around for things that are not yours.",
@@ -56,7 +57,7 @@ async def test_an_agent_sees_its_own_worktree_and_brief_and_nothing_else_of_ours
     assert seen[str(probed[3])] == [prober_tree] and prober_tree.startswith(f"{run}-")
     assert holder not in seen[str(probed[4])] and len(seen[str(probed[4])]) == 1
     assert holder not in seen[str(probed[5])] and len(seen[str(probed[5])]) == 1
-    assert seen[str(probed[6])] == "read: # demo\n"  # the project's code is readable
+    assert seen[str(probed[6])].startswith("read: ")  # the rest of the system is readable
     assert swarm.git("show", f"heph/{run}:found.txt") == "probed"
 
 

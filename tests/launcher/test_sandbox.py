@@ -18,7 +18,7 @@ from swarmkit import git, make_project
 
 from claude_config.confinement import Confinement
 from claude_config.templates import AgentLaunch, claude_settings, hook_command
-from launcher.sandbox import SandboxError, bwrap_argv, check_sandbox
+from launcher.sandbox import SandboxError, bwrap_argv, check_sandbox, git_guarded
 
 
 @pytest.fixture
@@ -50,11 +50,13 @@ def layout(tmp_path: Path) -> dict[str, Path]:
 
 
 def plan_of(paths: dict[str, Path], **extra) -> Confinement:
+    git_dir = paths["project"] / ".git"
     return Confinement(
         worktree=paths["worktree"], brief=paths["brief_dir"] / "brief.md",
         private=paths["private"], state_dir=paths["state"],
-        private_root=paths["private_root"], git_dir=paths["project"] / ".git",
-        scratch=paths["private"] / "tmp", **extra,
+        private_root=paths["private_root"], git_dir=git_dir,
+        scratch=paths["private"] / "tmp",
+        git_guarded=git_guarded(git_dir, paths["worktree"], "b1"), **extra,
     )  # fmt: skip
 
 
@@ -111,6 +113,35 @@ def test_a_confined_agent_cannot_plant_git_hooks_or_config_nor_touch_the_checkou
     assert not (project / ".git" / "hooks" / "post-checkout").exists()
     assert "fsmonitor" not in (project / ".git" / "config").read_text()
     assert (project / "README.md").read_text() == "# demo\n"
+
+
+def test_a_confined_agent_moves_no_branch_but_its_own_and_cannot_repoint_its_worktree(layout):
+    project, admin = layout["project"], layout["project"] / ".git" / "worktrees" / "r1-t1"
+    before = {ref: git(project, "rev-parse", ref) for ref in ("main", "b2", "HEAD")}
+    script = (
+        "git update-ref refs/heads/main HEAD; git update-ref refs/heads/b2 HEAD;"
+        f" echo 'ref: refs/heads/b2' > {project}/.git/HEAD; echo 'gitdir: /tmp/evil' > .git;"
+        f" echo /tmp/evil > {admin}/commondir; git symbolic-ref HEAD refs/heads/main;"
+        " echo x > x.txt && git add x.txt && git commit -qm mine && echo committed"
+    )
+    done = confined(plan_of(layout), script)
+    assert "committed" in done.stdout, done.stderr
+    assert {ref: git(project, "rev-parse", ref) for ref in before} == before
+    assert git(project, "show", "b1:x.txt") == "x"
+    assert (admin / "commondir").read_text().strip() == "../.."
+    assert (layout["worktree"] / ".git").read_text().startswith(f"gitdir: {admin}")
+
+
+def test_the_tmux_server_that_runs_the_agents_is_out_of_reach(layout):
+    socket = f"heph-sandbox-{os.getpid()}"
+    subprocess.run(["tmux", "-L", socket, "new-session", "-d", "sleep", "30"], check=True)
+    try:
+        marker = layout["project"].parent / "escaped"
+        escape = f"tmux -L {socket} run-shell 'touch {marker}'; echo tried"  # waits for it
+        done = confined(plan_of(layout), escape)
+        assert "tried" in done.stdout and not marker.exists()
+    finally:
+        subprocess.run(["tmux", "-L", socket, "kill-server"], check=False)
 
 
 def test_a_validator_cannot_change_the_work_it_judges(layout):
