@@ -161,17 +161,30 @@ def _agents_table(rs: dict[str, Any]) -> Table:
 
 
 def _blocked_lines(rs: dict[str, Any]) -> list[Text]:
-    """Agents held by a dialog, each on a line of its own: only a person can answer one."""
+    """Agents held by a dialog, each on a line of its own: only a person can answer one.
+
+    A dialog that mirrors a question pending on the server (Claude Code shows it while its
+    hook waits) is answered over MCP, not in the pane: say that instead.
+    """
     notes = {n["agent_id"]: n for n in (rs.get("guardian") or {}).get("notes", [])}
-    return [
-        Text(
-            f"Needs you: agent {agent['id']} (tmux {agent['session_name']}) is "
-            f"{notes[agent['id']]['summary']}",
-            style=GUARDIAN_STYLE[BLOCKED],
+    asked = {q["agent_id"]: q for q in rs.get("questions") or []}
+    lines = []
+    for agent in rs["agents"]:
+        if notes.get(agent["id"], {}).get("state") != BLOCKED:
+            continue
+        question = asked.get(agent["id"])
+        why = (
+            f"waiting for your answer to {question['id']} ({question['tool']}): answer_question"
+            if question
+            else notes[agent["id"]]["summary"]
         )
-        for agent in rs["agents"]
-        if notes.get(agent["id"], {}).get("state") == BLOCKED
-    ]
+        lines.append(
+            Text(
+                f"Needs you: agent {agent['id']} (tmux {agent['session_name']}) is {why}",
+                style=GUARDIAN_STYLE[BLOCKED],
+            )
+        )
+    return lines
 
 
 def _steers_table(run_id: str, steers: list[dict[str, Any]]) -> Table:

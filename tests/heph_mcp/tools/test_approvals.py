@@ -259,3 +259,16 @@ async def test_answers_are_only_for_questions_and_markup_in_a_request_is_shown_a
         status = await call(user, "workflow_status", run=agent["run_id"])
     assert wrong.is_error and "answers are for AskUserQuestion" in wrong.content[0].text
     assert "https://x.test/[/bold]" in rendered(status)
+
+
+async def test_a_dialog_that_mirrors_a_pending_question_points_to_mcp_not_the_pane(heph, tmp_path):
+    agent = await launched(heph, tmp_path)
+    asked = await ask(heph, agent, "AskUserQuestion", QUESTION)
+    async with heph.ops() as ops:
+        label = "blocked on dialog (question): Which database should I use?"
+        await call(ops, "record_analysis", agent_id=agent["agent_id"], judge="heuristic",
+                   state="blocked_on_dialog", alignment=0.5, summary=label)  # fmt: skip
+    async with heph.user() as user:
+        status = await call(user, "workflow_status", run=agent["run_id"])
+    text = " ".join(rendered(status).split())
+    assert f"waiting for your answer to {asked['id']} (AskUserQuestion): answer_question" in text
