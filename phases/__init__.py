@@ -15,6 +15,7 @@ from phases.models import (
     LaunchParameter,
     Phase,
     Validation,
+    Verify,
     Workflow,
     WorkflowConfig,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "LaunchParameter",
     "Phase",
     "Validation",
+    "Verify",
     "Workflow",
     "WorkflowConfig",
     "WorkflowLoadError",
