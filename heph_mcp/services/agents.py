@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from heph_mcp.errors import Conflict, NotFound
 from heph_mcp.identity import Identity
+from heph_mcp.merge_records import Lineage
 from heph_mcp.notify import Notifier
 from heph_mcp.records import ACTIVE_STATUSES, Agent, Principal, Task, iso
 from heph_mcp.services.common import TaskReader, new_id, now, record_event
@@ -180,6 +181,19 @@ class AgentService:
             task_status=status,
             retried=status == "queued",
         )
+
+    async def record_lineage(self, principal: Principal, task_id: str, lineage: Lineage) -> Task:
+        """What the launcher put in the task's worktree, so get_task can show it."""
+        async with self._store.transaction() as db:
+            cursor = await db.execute(
+                "UPDATE tasks SET lineage = ?, updated_at = ? WHERE id = ?",
+                (lineage.model_dump_json(), now(), task_id),
+            )
+            if cursor.rowcount == 0:
+                raise NotFound(f"no task {task_id!r}")
+            await record_event(db, principal.id, "lineage_recorded", task_id=task_id,
+                               start=lineage.start)  # fmt: skip
+        return await self._reader.one(task_id)
 
     async def heartbeat(self, worker: str, lease: float) -> int:
         async with self._store.transaction() as db:
