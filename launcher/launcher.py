@@ -3,10 +3,11 @@
 It is an MCP client with the ops role and never opens the database. It hears
 about work through a `subscriptions/listen` stream on `heph://queue` (with a
 slow poll as a safety net), claims tasks one atomic call at a time, starts
-each agent, watches its session, and when the task is finished merges its
-branch into the run's branch and removes what it created. Sessions outlive
-the launcher: a restarted launcher re-adopts them instead of starting
-duplicates.
+each agent in a worktree holding the work its task comes from, watches its
+session, and when the task is finished puts its branch in the run's merge
+queue and removes what it created. Sessions outlive the launcher: a
+restarted launcher re-adopts them instead of starting duplicates, and
+queues again the merges it left unfinished.
 """
 
 from __future__ import annotations
@@ -15,22 +16,23 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from claude_config.templates import AgentLaunch, cli_template, render_argv
 from heph_mcp.client import HephCallError, HephClient
 from heph_mcp.notify import QUEUE_URI
-from heph_mcp.services.common import task_branch
 from heph_mcp.settings import Settings
 from launcher import workspace
 from launcher.git_repo import GitError, GitRepo, run_branch
+from launcher.lineage import Holding
+from launcher.merge_queue import MergeQueue, Observer
 from launcher.sessions import AgentSession, Verdict, judge, session_name
 from launcher.tmux import PaneState, Tmux, TmuxError
+from launcher.worktrees import Worktrees
 
 log = logging.getLogger("heph.launcher")
-Observer = Callable[[str, dict[str, Any]], None]
+__all__ = ["Launcher", "Observer"]
 PANE_LOG_LINES = 2000
 AGENT_IDENTITY = {"GIT_AUTHOR_NAME": "Hephaestus agent", "GIT_COMMITTER_NAME": "Hephaestus agent"}
 
@@ -56,6 +58,8 @@ class Launcher:
         self._wake = asyncio.Event()
         self._observe = observer or (lambda kind, data: None)
         self._agent_env: dict[str, str] = {}
+        self.merges = MergeQueue(repo, client, settings, self._observe)
+        self.worktrees = Worktrees(repo, client)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until `stop` is set; sessions are left running for the next launcher."""
@@ -78,10 +82,13 @@ class Launcher:
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
+            await self.merges.close()
 
     async def step(self, claim: bool = True) -> None:
-        """One pass: settle sessions that need it, then fill free slots."""
+        """One pass: settle sessions that need it, take land requests, fill free slots."""
         ended = await self.reconcile() if self.sessions else 0
+        if claim:
+            await self._take_land_requests()
         if claim or ended:
             await self.fill()
 
@@ -105,6 +112,8 @@ class Launcher:
             worker=self.worker,
             reason="claimed by a launcher that stopped before starting its agent",
         )
+        await self.merges.clear_scratch()
+        await self.merges.resume()
 
     async def fill(self) -> None:
         while len(self.sessions) < self.slots:
@@ -140,11 +149,15 @@ class Launcher:
         )
         try:
             # The worktree and the brief do not depend on each other: prepare both at once.
-            _, brief = await asyncio.gather(
-                self._worktree(session, task.get("base_ref")),
-                self.client.prompt("task_brief", task_id=task_id),
+            holding, brief = await asyncio.gather(
+                self._worktree(session, task), self.client.prompt("task_brief", task_id=task_id)
             )
-            env = await asyncio.to_thread(workspace.prepare, template, launch, brief)
+            env, _ = await asyncio.gather(
+                asyncio.to_thread(
+                    workspace.prepare, template, launch, f"{brief}\n\n{holding.text()}"
+                ),
+                self.worktrees.record(task_id, holding),
+            )
             env |= self._identity_env(session)
             argv = render_argv(template, launch)
             await self.tmux.call("start", session.session, session.worktree, argv, env)
@@ -157,17 +170,14 @@ class Launcher:
         )
         log.info("started %s for task %s (%s)", session.session, task_id, task["title"][:60])
 
-    async def _worktree(self, session: AgentSession, base_ref: str | None) -> None:
+    async def _worktree(self, session: AgentSession, task: dict[str, Any]) -> Holding:
         """A worker's own branch, or for a validator a read-only checkout of what it judges."""
         if session.kind == "work":
-            base = base_ref or run_branch(session.run_id)
-            await self.repo.call("add_worktree", session.worktree, session.branch, base)
-            return
-        ref = run_branch(session.run_id)
+            live = {s.task_id: s.worktree for s in self.sessions.values() if s.kind == "work"}
+            return await self.worktrees.for_worker(session, task, live)
         if session.validates is not None:
             await self._hand_off(session.validates)
-            ref = task_branch(session.run_id, session.validates)
-        await self.repo.call("add_review_worktree", session.worktree, ref)
+        return await self.worktrees.for_validator(session)
 
     async def _hand_off(self, task_id: str) -> None:
         """End the worker of a task under validation first, so its leftovers are committed."""
@@ -230,26 +240,22 @@ class Launcher:
         log.info("task %s: %s (%s)", session.task_id, verdict, reason.splitlines()[0][:120])
 
     async def _keep_work(self, session: AgentSession, verdict: Verdict, reason: str) -> str:
-        """Commit a worker's leftovers, merge finished work, remove the worktree.
+        """Commit a worker's leftovers, queue finished work for merging, remove the worktree.
 
         Returns the exit reason, with any git failure added to it.
         """
-        keep_branch = True
         try:
             if session.kind == "work":
                 message = f"heph: uncommitted work of {session.task_id}"
                 await self.repo.call("commit_leftovers", session.worktree, message)
                 if verdict == "finished":
-                    merged = await self._merge(session.run_id, session.task_id, session.title)
-                    keep_branch = not merged
+                    await self.merges.submit(session.run_id, session.task_id, session.title)
             elif verdict == "finished" and session.validates is not None:
                 await self._merge_validated(session.validates)
-        except GitError as exc:
-            log.error("git failed for task %s: %s", session.task_id, exc)
-            reason = f"{reason} (git: {exc})"
+        except (GitError, HephCallError) as exc:
+            log.error("keeping the work of task %s failed: %s", session.task_id, exc)
+            reason = f"{reason} (merge: {exc})"
         await self.repo.call("remove_worktree", session.worktree)
-        if not keep_branch:
-            await self.repo.call("delete_branch", session.branch)
         return reason
 
     def _keep_pane(self, session: AgentSession, pane: str) -> None:
@@ -258,31 +264,21 @@ class Launcher:
             self.settings.logs_dir.mkdir(parents=True, exist_ok=True)
             (self.settings.logs_dir / f"{session.session}.{session.agent_id}.log").write_text(pane)
 
-    async def _merge(self, run_id: str, task_id: str, title: str) -> bool:
-        """Merge a finished task into its run's branch; returns whether its branch can go."""
-        outcome = await self.repo.call(
-            "merge",
-            run_branch(run_id),
-            task_branch(run_id, task_id),
-            f"Merge task {task_id}: {title}",
-        )
-        await self.client.call(
-            "record_merge",
-            task_id=task_id,
-            state=outcome.state,
-            commit=outcome.commit,
-            conflicts=outcome.conflicts,
-        )
-        self._observe("merged", {"task_id": task_id, "state": outcome.state})
-        return bool(outcome.state != "conflict")
-
     async def _merge_validated(self, task_id: str) -> None:
-        """A validator passed the work: merge it now (its worker ended at hand-off)."""
+        """A validator passed the work: queue its merge now (its worker ended at hand-off)."""
         task = await self.client.call("get_task", task_id=task_id)
-        if task["status"] != "done" or task.get("merge_state") is not None:
+        if task["status"] == "done" and task.get("merge_state") in (None, "verify_failed"):
+            await self.merges.submit(task["run_id"], task_id, task["title"])
+
+    async def _take_land_requests(self) -> None:
+        """Land requests go through their run's merge queue, after the merges before them."""
+        try:
+            claimed = await self.client.call("claim_land_requests", worker=self.worker)
+        except HephCallError as exc:
+            log.warning("land requests not taken: %s", exc)
             return
-        if await self._merge(task["run_id"], task_id, task["title"]):
-            await self.repo.call("delete_branch", task_branch(task["run_id"], task_id))
+        for request in claimed.get("requests", []):
+            self.merges.land(request)
 
     async def _ensure_run_branch(self, run_id: str) -> None:
         if run_id not in self._runs_ready:
