@@ -112,7 +112,7 @@ def _bring_in(repo: GitRepo, holding: Holding, source: Source, task_id: str) -> 
         holding.holds.append(source)
         return
     files = ", ".join(outcome.conflicts[:8])
-    if len(holding.holds) == 1:  # the first source: start from it, without the run's branch
+    if [s.role for s in holding.holds] == ["run"]:  # the first: start from it, not the run's
         run = holding.holds[0]
         holding.start, holding.holds = source.commit, [source]
         holding.notes.append(
