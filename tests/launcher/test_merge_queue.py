@@ -1,0 +1,173 @@
+"""The merge queue through the real launcher: verify checks on merged trees, queue order, runs
+merging in parallel, runs that wait for missing work, and landing when the user asks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from swarmkit import SCRIPTED, Swarm, running_swarm, scripted, swarm_settings
+
+from heph_mcp.client import all_tasks_finished, merges_settled
+from heph_mcp.memory.embedder import LocalEmbedder
+from phases import Workflow
+
+
+def checked(name: str, verify: dict[str, Any] | str, **config: Any) -> Workflow:
+    """The scripted workflow with a merge check (and any other config)."""
+    settings = SCRIPTED.config.model_dump() | {"verify": verify, **config}
+    return Workflow.model_validate(SCRIPTED.model_dump() | {"name": name, "config": settings})
+
+
+def gated(gate: Path) -> Workflow:
+    """Every merge waits in its check until the gate file exists."""
+    wait = f"while [ ! -e {gate} ]; do sleep 0.05; done; echo checked"
+    return Workflow.model_validate(checked("gated", {"command": wait, "timeout": 120}).model_dump())
+
+
+@pytest.fixture
+async def swarm(project: Path, embedder: LocalEmbedder, tmp_path) -> Any:
+    flows = [
+        gated(tmp_path / "gate"),
+        checked("graded", "cat status.txt; grep -q good status.txt"),
+        checked("answered", "cat app.txt; grep -q fixed app.txt", has_result=True,
+                on_result_found="stop_all",
+                result_criteria=[scripted("The result is checked.",
+                                          {"copy_brief": str(tmp_path / "result-brief.md")},
+                                          {"review": True})]),
+    ]  # fmt: skip
+    async with running_swarm(swarm_settings(project), embedder, flows) as running:
+        yield running
+
+
+def link(name: str, sees: list[str]) -> str:
+    steps: list[dict[str, Any]] = [{"expect_file": f"{s}.txt", "contains": s} for s in sees]
+    steps += [{"write": f"{name}.txt", "text": f"{name}\n"}, {"commit": f"link {name}"}]
+    return scripted(f"Link {name} of the chain.", *steps, {"done": f"{name} linked"})
+
+
+def create(name: str, description: str, after: str | None = None) -> dict[str, Any]:
+    args = {"phase": 2, "title": f"Link {name}", "description": description}
+    return {"call": "create_task", "args": args | ({"depends_on": [f"${after}.id"]} if after
+                                                  else {}), "save_as": name}  # fmt: skip
+
+
+async def test_a_chain_of_depends_on_sees_every_link_while_the_queue_holds_their_merges(
+    swarm: Swarm, tmp_path
+):
+    plan = scripted(
+        "Build a chain of three links, each on the one before.",
+        create("a", link("a", [])),
+        create("b", link("b", ["a"]), after="a"),
+        create("c", link("c", ["a", "b"]), after="b"),
+        {"done": "chained"},
+    )
+    await swarm.start_launcher()
+    run = await swarm.start(plan, workflow="gated")
+    held = await swarm.wait(run, lambda s: [m["state"] for m in s["merge_queue"]] == [
+        "verifying", "queued", "queued"] and all_tasks_finished(s), timeout=120)  # fmt: skip
+    other = await swarm.start(
+        scripted("Meanwhile, another run.", {"write": "other.txt", "text": "x"}, {"commit": "x"})
+    )
+    await swarm.wait(other, lambda s: all_tasks_finished(s) and merges_settled(s))
+    untouched = swarm.git("ls-tree", "--name-only", f"heph/{run}")
+    (tmp_path / "gate").write_text("open")  # fmt: skip
+    await swarm.wait(run, merges_settled)
+
+    ids = {t["title"]: t["id"] for p in held["phases"] for t in p["tasks"]}
+    assert [m["task_id"] for m in held["merge_queue"]] == [ids["Link a"], ids["Link b"],
+                                                           ids["Link c"]]  # fmt: skip
+    assert untouched.split() == ["README.md"]  # nothing merged while the check held the queue
+    assert swarm.git("show", f"heph/{other}:other.txt") == "x"  # runs merge in parallel
+    merges = swarm.git("log", "--first-parent", "--format=%s", f"heph/{run}").splitlines()
+    assert [m.split(": ")[-1] for m in merges[:3]] == ["Link c", "Link b", "Link a"]
+    c = await swarm.user.call("get_task", task_id=ids["Link c"])
+    assert [(h["task_id"], h["role"]) for h in c["lineage"]["holds"]][1:] == [
+        (ids["Link b"], "dependency")]  # fmt: skip
+
+
+async def test_a_merge_that_fails_its_check_never_moves_the_branch_and_comes_back_with_its_output(
+    swarm: Swarm, tmp_path
+):
+    brief = tmp_path / "second-attempt-brief.md"
+    goal = scripted(
+        "Grade the build.",
+        {"write": "status.txt", "text": "bad\n"},
+        {"when_feedback": [{"copy_brief": str(brief)}, {"write": "status.txt", "text": "good\n"}]},
+        {"commit": "grade"},
+        {"done": "graded"},
+    )
+    (swarm.settings.project / "README.md").write_text("the user's own edit\n")
+    await swarm.start_launcher()
+    run = await swarm.start(goal, workflow="graded")
+
+    status = await swarm.wait(run, lambda s: all_tasks_finished(s) and merges_settled(s), 90)
+    refused = await swarm.user.land(run)
+    swarm.git("checkout", "README.md")
+    landed = await swarm.user.land(run, into="main")
+
+    task = await swarm.user.call("get_task", task_id=status["phases"][0]["tasks"][0]["id"])
+    assert (task["status"], task["attempts"], task["merge_state"]) == ("done", 2, "merged")
+    text = brief.read_text()
+    assert "## The merge check sent this work back" in text
+    assert "`cat status.txt; grep -q good status.txt`, which exited with status 1" in text
+    assert "bad" in text.split("The end of its output:")[1]
+    held = swarm.git("reflog", "show", "--format=%H", f"heph/{run}").split()  # every tip it had
+    graded = [swarm.git("show", f"{c}:status.txt") for c in held if _has(swarm, c)]
+    assert graded == ["good"]  # the run's branch never held the failing tree
+    logs = sorted(swarm.settings.logs_dir.glob(f"verify-{run}-*.log"))
+    assert [log.read_text() for log in logs] == ["bad\n", "good\n"]
+    assert refused["state"] == "refused" and "uncommitted changes (README.md)" in refused["message"]
+    assert landed["state"] == "landed" and (swarm.settings.project / "status.txt").exists()
+    assert swarm.git("rev-parse", "main") == swarm.git("rev-parse", f"heph/{run}")
+
+
+async def test_a_run_whose_fix_never_landed_cannot_complete(swarm: Swarm, tmp_path):
+    fix_may_finish, report = tmp_path / "fix-may-finish", tmp_path / "report"
+    fix = scripted(
+        "Fix the app.",
+        {"write": "app.txt", "text": "still broken\n"},
+        {"when_feedback": [{"wait_file": str(fix_may_finish)},
+                           {"write": "app.txt", "text": "fixed\n"}]},
+        {"commit": "fix the app"},
+        {"done": "fixed, I think"},
+    )  # fmt: skip
+    reporter = scripted(
+        "Report the answer.",
+        {"wait_file": str(report)},
+        {"submit_result": "The app is fixed in app.txt"},
+        {"done": "reported"},
+    )
+    goal = scripted(
+        "Plan the fix and the report.",
+        {"create_task": {"phase": 2, "title": "Fix the app", "description": fix}},
+        {"create_task": {"phase": 3, "title": "Report the fix", "description": reporter}},
+        {"done": "planned"},
+    )
+    await swarm.start_launcher()
+    run = await swarm.start(goal, workflow="answered")
+    await swarm.wait(run, lambda s: _fix(s).get("merge_state") == "verify_failed")
+    report.write_text("the fix's merge failed its check: report now")
+
+    waiting = await swarm.wait(run, lambda s: s["run"]["awaiting_merges"], timeout=90)
+    still = (await swarm.user.status(run))["runs"][0]
+    fix_may_finish.write_text("go")
+    done = await swarm.wait(run, lambda s: s["run"]["status"] == "completed", timeout=90)
+
+    fix_id = _fix(waiting)["id"]
+    assert [w["task_id"] for w in waiting["missing_work"]] == [fix_id]
+    assert still["run"]["status"] == "active"  # validated, yet not complete: the fix is missing
+    assert f"- {fix_id} Fix the app: MISSING from the branch" in (
+        tmp_path / "result-brief.md").read_text()  # fmt: skip
+    assert done["missing_work"] == [] and _fix(done)["merge_state"] == "merged"
+    assert swarm.git("show", f"heph/{run}:app.txt") == "fixed"
+
+
+def _fix(status: dict) -> dict:
+    found = [t for p in status["phases"] for t in p["tasks"] if t["title"] == "Fix the app"]
+    return found[0] if found else {}
+
+
+def _has(swarm: Swarm, commit: str) -> bool:
+    return "status.txt" in swarm.git("ls-tree", "--name-only", commit).split()
