@@ -10,6 +10,7 @@ so concurrent launches never race on git's own lock files.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,9 +65,13 @@ class GitRepo:
         self.root = Path(repo.working_tree_dir or ".")
         self._lock = threading.Lock()
 
-    def _git(self, *args: str, cwd: Path | None = None, check: bool = True) -> tuple[int, str]:
+    def _git(
+        self, *args: str, cwd: Path | None = None, check: bool = True, shared: bool = True
+    ) -> tuple[int, str]:
+        """Run git; `shared=False` is for a worktree only its caller uses (the merge queue's
+        scratch), whose checkout writes none of the files the lock guards."""
         command = ["git", "-C", str(cwd or self.root), *args]
-        with self._lock:
+        with self._lock if shared else contextlib.nullcontext():
             status, out, err = self._repo.git.execute(
                 command, with_extended_output=True, with_exceptions=False, env=OWN_IDENTITY
             )
@@ -87,6 +92,13 @@ class GitRepo:
     def resolve(self, ref: str) -> str | None:
         status, out = self._git("rev-parse", "--verify", "-q", ref + "^{commit}", check=False)
         return out.strip() if status == 0 else None
+
+    def tips(self, *branches: str) -> dict[str, str | None]:
+        """The commit of each branch (None when it does not exist), in one git call."""
+        refs = [f"refs/heads/{b}" for b in branches]
+        out = self._git("for-each-ref", "--format=%(refname) %(objectname)", *refs)[1]
+        found = dict(line.split(" ", 1) for line in out.splitlines() if line)
+        return {b: found.get(r) for b, r in zip(branches, refs, strict=True)}
 
     def ensure_branch(self, name: str, start: str = "HEAD") -> str:
         """Create the branch at `start` unless it exists; returns its commit."""
@@ -171,15 +183,20 @@ class GitRepo:
         return self._git("merge-base", "--is-ancestor", commit, of, check=False)[0] == 0
 
     def checkout_scratch(self, path: Path, commit: str) -> None:
-        """A detached checkout of `commit` at `path` with nothing else in it: a worktree made
-        once and reused (a checkout between two merged trees touches only what differs)."""
+        """A detached checkout of `commit` at `path`: a worktree made once and reused (a
+        checkout between two merged trees touches only what differs). `clean_scratch` must
+        have removed what the last command left there."""
         if (path / ".git").exists():
-            self._git("checkout", "-q", "--detach", "--force", commit, cwd=path)
-            self._git("clean", "-q", "-ffdx", cwd=path)
+            self._git("checkout", "-q", "--detach", "--force", commit, cwd=path, shared=False)
             return
         path.parent.mkdir(parents=True, exist_ok=True)
         self._git("worktree", "prune")
         self._git("worktree", "add", "-q", "--detach", str(path), commit)
+
+    def clean_scratch(self, path: Path) -> None:
+        """Remove every file the last check made (build output, caches, ignored ones too)."""
+        if (path / ".git").exists():
+            self._git("clean", "-q", "-ffdx", cwd=path, shared=False)
 
     def current_branch(self) -> str | None:
         """The branch checked out in the project's own working copy; None when detached."""

@@ -112,7 +112,6 @@ class Launcher:
             worker=self.worker,
             reason="claimed by a launcher that stopped before starting its agent",
         )
-        await self.merges.clear_scratch()
         await self.merges.resume()
 
     async def fill(self) -> None:

@@ -3,12 +3,12 @@
 A finished task's branch joins its run's queue; one worker per run takes the
 queue in order (runs merge in parallel). A merge is made on objects alone;
 when the task's workflow names a verify command, the merged tree is checked
-out in the run's scratch worktree and the command runs there (never holding
-the repository's lock). Only a passing tree moves `heph/<run>`, by
-compare-and-swap; a failing one leaves the branch where it was and the server
-sends the task back or queues a fix. Every step is reported to the server, so
-`heph status` and the board show the queue. Land requests for a run go
-through the same queue, after the merges before them.
+(launcher/merge_check.py) and only a passing tree moves `heph/<run>`, by
+compare-and-swap. A failing one leaves the branch where it was, and the
+server sends the task back or queues a fix. Every step is reported to the
+server, so `heph status` and the board show the queue; what follows a merge
+(its report, deleting its branch) runs behind the next merge, in order. Land
+requests for a run go through the same queue, after the merges before them.
 """
 
 from __future__ import annotations
@@ -16,13 +16,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import shutil
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from heph_mcp.client import HephCallError, HephClient
@@ -30,11 +27,14 @@ from heph_mcp.services.common import task_branch
 from heph_mcp.settings import Settings
 from launcher import land
 from launcher.git_repo import GitError, GitRepo, MergeOutcome, run_branch
-from launcher.verify import VerifyOutcome, run_verify
+from launcher.merge_check import MergeChecks, Observer
 
 log = logging.getLogger("heph.merge_queue")
-Observer = Callable[[str, dict[str, Any]], None]
 CAS_TRIES = 5
+BATCH = 16  # merges checked together at most, when that many wait
+SCRATCH_IDLE = 300.0  # seconds a run's queue stays idle before its scratch worktree goes
+Step = Callable[[], Awaitable[None]] | None
+__all__ = ["MergeQueue", "Observer"]
 
 
 @dataclass(frozen=True)
@@ -65,34 +65,37 @@ class MergeQueue:
     ):
         self._repo = repo
         self._client = client
-        self._settings = settings
+        self._worker_id = settings.worker_id
         self._observe = observe or (lambda kind, data: None)
+        self._checks = MergeChecks(repo, settings, self._observe)
         self._queues: dict[str, deque[Job]] = {}
+        self._wakes: dict[str, asyncio.Event] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
+        self._tails: dict[str, asyncio.Task[None]] = {}
+        self._pending = 0
+        self._drained = asyncio.Event()
+        self._drained.set()
 
     async def submit(self, run_id: str, task_id: str, title: str) -> None:
         """Queue a finished task's branch; the server's answer names the check it must pass."""
         answer = await self._client.call(
-            "record_merge", task_id=task_id, state="queued", worker=self._settings.worker_id
+            "record_merge", task_id=task_id, state="queued", worker=self._worker_id
         )
         self._put(MergeJob(run_id, task_id, title, answer.get("verify")))
 
     async def resume(self) -> None:
         """Queue again what a stopped launcher of this worker left queued or verifying."""
-        pending = await self._client.call("pending_merges", worker=self._settings.worker_id)
+        await self._checks.clear()
+        pending = await self._client.call("pending_merges", worker=self._worker_id)
         for merge in pending.get("merges", []):
             await self.submit(merge["run_id"], merge["task_id"], merge["title"])
 
     def land(self, request: dict[str, Any]) -> None:
         self._put(LandJob(request["run_id"], request["id"], request.get("into_branch")))
 
-    def waiting(self) -> int:
-        return sum(len(q) for q in self._queues.values()) + len(self._workers)
-
     async def drain(self) -> None:
-        """Wait until every queue is empty (tests and benches; the launcher never waits)."""
-        while self._workers:
-            await asyncio.wait(list(self._workers.values()))
+        """Wait until every queued job and its report are done (tests and benches)."""
+        await self._drained.wait()
 
     async def close(self) -> None:
         """Stop every worker; a merge cut short stays queued on the server for the next start."""
@@ -101,102 +104,165 @@ class MergeQueue:
         for worker in list(self._workers.values()):
             with contextlib.suppress(asyncio.CancelledError):
                 await worker
+        if self._tails:  # the reports of merges already made: quick, and the server needs them
+            await asyncio.wait(list(self._tails.values()), timeout=30)
         self._queues.clear()
-        await self.clear_scratch()
-
-    async def clear_scratch(self) -> None:
-        """Remove every scratch worktree (a launcher that stopped mid-check leaves one)."""
-        root = self._scratch_root()
-        for path in sorted(root.iterdir()) if root.is_dir() else []:
-            await self._repo.call("remove_worktree", path)
-            await asyncio.to_thread(shutil.rmtree, path, True)
+        await self._checks.clear()
 
     def _put(self, job: Job) -> None:
+        self._pending += 1
+        self._drained.clear()
         self._queues.setdefault(job.run_id, deque()).append(job)
+        self._wakes.setdefault(job.run_id, asyncio.Event()).set()
         if job.run_id not in self._workers:
             self._workers[job.run_id] = asyncio.create_task(self._work(job.run_id))
 
     async def _work(self, run_id: str) -> None:
-        """Take the run's queue in order; leave when it is empty (no await between the last
-        look and leaving, so a job put meanwhile always finds a worker)."""
-        queue = self._queues[run_id]
+        """Take the run's queue in order; after SCRATCH_IDLE seconds without work, drop the
+        scratch and leave (no await between the last look and leaving, so a job put meanwhile
+        always finds a worker)."""
+        queue, wake = self._queues[run_id], self._wakes[run_id]
         try:
             while True:
                 while queue:
-                    await self._do(queue.popleft())
-                await self._repo.call("remove_worktree", self._scratch(run_id))
+                    self._then(run_id, await self._do(queue.popleft()))
+                wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), SCRATCH_IDLE)
                 if not queue:
-                    return
+                    await self._checks.drop(run_id)
+                    if not queue:
+                        return
         finally:
             del self._workers[run_id]
 
-    async def _do(self, job: Job) -> None:
+    async def _do(self, job: Job) -> Step:
+        """Do one job; returns what must follow it (reports), run behind the next job."""
         try:
             if isinstance(job, LandJob):
                 await self._land(job)
-            else:
-                await self._merge(job)
+                return None
+            return await self._merge(job)
         except (GitError, HephCallError, OSError) as exc:
             # It stays queued on the server, where status shows it; a restart retries it.
             log.error("merge queue of %s: %s", job.run_id, exc)
             self._observe("merge_error", {"run_id": job.run_id, "error": str(exc)})
+            return None
 
-    async def _merge(self, job: MergeJob) -> None:
+    async def _merge(self, job: MergeJob) -> Step:
+        """Merge one job, or, when it has a check and others wait behind it, a batch: their
+        merges made one on another and the last tree checked once, so heph/<run> moves over
+        all of them in one compare-and-swap. A failing batch is retried with the job alone."""
         target, source = run_branch(job.run_id), task_branch(job.run_id, job.task_id)
+        alone = False
         for _ in range(CAS_TRIES):
-            old = await self._repo.call("resolve", f"refs/heads/{target}")
-            new = await self._repo.call("resolve", f"refs/heads/{source}")
+            tips = await self._repo.call("tips", target, source)
+            old, new = tips[target], tips[source]
             if old is None:
                 raise GitError(f"the run's branch {target} is missing")
             if new is None:
                 log.warning("%s is gone; nothing of task %s to merge", source, job.task_id)
-                await self._finish(job, MergeOutcome("nothing"), None)
-                return
+                return self._finish(job, MergeOutcome("nothing"), None)
             message = f"Merge task {job.task_id}: {job.title}"
             outcome = await self._repo.call("merge_commit", old, new, message)
             if outcome.state != "merged":
-                await self._finish(job, outcome, None)
-                return
-            check = await self._verify(job, outcome.commit) if job.verify else None
+                return self._finish(job, outcome, None)
+            batch = [(job, outcome)] + ([] if alone else await self._riders(job, outcome.commit))
+            top = batch[-1][1].commit
+            check = await self._check(batch, top) if job.verify else None
             if check is not None and not check["passed"]:
-                await self._report(job, "verify_failed", check=check)
-                return
-            if await self._repo.call("advance", target, outcome.commit, old):
-                await self._finish(job, outcome, check)
-                return
+                self._put_back(batch[1:])
+                if len(batch) > 1:
+                    alone = True  # which of them fails? the first, checked alone, says
+                    continue
+                return lambda: self._report(job, "verify_failed", check=check)
+            if await self._repo.call("advance", target, top, old):
+                return self._finish_all(batch, check)
+            self._put_back(batch[1:])
             log.info("%s moved during the merge of %s; merging again", target, job.task_id)
         raise GitError(f"{target} kept moving; task {job.task_id} stays queued")
 
-    async def _finish(self, job: MergeJob, outcome: MergeOutcome, check: Any) -> None:
-        """Report the outcome; a landed branch goes (its commits live on in heph/<run>), a
-        conflicted one stays for the task that resolves it."""
-        await self._report(
-            job, outcome.state, commit=outcome.commit, conflicts=outcome.conflicts, check=check
-        )
-        if outcome.state != "conflict":
-            await self._repo.call("delete_branch", task_branch(job.run_id, job.task_id))
-        self._observe("merged", {"task_id": job.task_id, "state": outcome.state, "at": time.time()})
+    async def _riders(self, job: MergeJob, base: str) -> list[tuple[MergeJob, MergeOutcome]]:
+        """The merges queued right behind `job` with the same check, each made on the one
+        before, taken off the queue; stops at one that would not merge cleanly."""
+        queue = self._queues[job.run_id]
+        riders: list[tuple[MergeJob, MergeOutcome]] = []
+        while queue and len(riders) < BATCH - 1:
+            following = queue[0]
+            if not isinstance(following, MergeJob) or following.verify != job.verify:
+                break
+            branch = task_branch(job.run_id, following.task_id)
+            new = await self._repo.call("resolve", f"refs/heads/{branch}")
+            message = f"Merge task {following.task_id}: {following.title}"
+            outcome = await self._repo.call("merge_commit", base, new, message) if new else None
+            if outcome is None or outcome.state != "merged":
+                break
+            queue.popleft()
+            riders.append((following, outcome))
+            self._pending -= 1  # it is finished as part of this job
+            base = outcome.commit
+        return riders
 
-    async def _verify(self, job: MergeJob, commit: str) -> dict[str, Any]:
-        """Check out the merged tree in the run's scratch worktree and run the command there;
-        the server hears "verifying" while the checkout happens."""
-        assert job.verify is not None
-        reporting = asyncio.create_task(self._report(job, "verifying"))
-        started = time.monotonic()
+    def _put_back(self, riders: list[tuple[MergeJob, MergeOutcome]]) -> None:
+        queue = self._queues[riders[0][0].run_id] if riders else None
+        for rider, _ in reversed(riders):
+            assert queue is not None
+            queue.appendleft(rider)
+            self._pending += 1
+
+    async def _check(self, batch: list[tuple[MergeJob, MergeOutcome]], top: str) -> dict[str, Any]:
+        head = batch[0][0]
+        assert head.verify is not None
+
+        async def verifying() -> None:
+            for job, _ in batch:
+                with contextlib.suppress(HephCallError):  # only the display of the state is lost
+                    await self._report(job, "verifying")
+
+        return await self._checks.run(head.run_id, head.task_id, head.verify, top, verifying)
+
+    def _finish_all(self, batch: list[tuple[MergeJob, MergeOutcome]], check: Any) -> Step:
+        steps = [self._finish(job, outcome, check) for job, outcome in batch]
+
+        async def each() -> None:
+            for step in steps:
+                await step()
+
+        return each
+
+    def _finish(
+        self, job: MergeJob, outcome: MergeOutcome, check: Any
+    ) -> Callable[[], Awaitable[None]]:
+        """The report of an outcome; a landed branch then goes (its commits live on in
+        heph/<run>), a conflicted one stays for the task that resolves it."""
+
+        async def report() -> None:
+            await self._report(job, outcome.state, commit=outcome.commit,
+                               conflicts=outcome.conflicts, check=check)  # fmt: skip
+            if outcome.state != "conflict":
+                await self._repo.call("delete_branch", task_branch(job.run_id, job.task_id))
+            self._observe("merged", {"task_id": job.task_id, "state": outcome.state,
+                                     "at": time.time()})  # fmt: skip
+
+        return report
+
+    def _then(self, run_id: str, step: Step) -> None:
+        """Run `step` after the run's earlier steps, so the server hears outcomes in order."""
+        previous = self._tails.get(run_id)
+        self._tails[run_id] = asyncio.create_task(self._after(previous, step))
+
+    async def _after(self, previous: asyncio.Task[None] | None, step: Step) -> None:
         try:
-            scratch = self._scratch(job.run_id)
-            await self._repo.call("checkout_scratch", scratch, commit)
-            name = f"verify-{job.run_id}-{job.task_id}-{time.strftime('%Y%m%d-%H%M%S')}.log"
-            outcome = await run_verify(
-                job.verify["command"], scratch, float(job.verify["timeout"]),
-                dict(os.environ), self._settings.logs_dir / name,
-            )  # fmt: skip
+            if previous is not None:
+                await previous
+            if step is not None:
+                await step()
+        except (GitError, HephCallError, OSError) as exc:
+            log.error("reporting a merge failed: %s", exc)
         finally:
-            await reporting
-        gate = time.monotonic() - started
-        self._observe("verified", {"task_id": job.task_id, "passed": outcome.passed,
-                                   "gate": gate, "command": outcome.seconds})  # fmt: skip
-        return _check(job.verify["command"], outcome)
+            self._pending -= 1
+            if self._pending == 0:
+                self._drained.set()
 
     async def _land(self, job: LandJob) -> None:
         outcome = await asyncio.to_thread(land.land, self._repo, job.run_id, job.into)
@@ -207,18 +273,3 @@ class MergeQueue:
 
     async def _report(self, job: MergeJob, state: str, **fields: Any) -> None:
         await self._client.call("record_merge", task_id=job.task_id, state=state, **fields)
-
-    def _scratch_root(self) -> Path:
-        return self._settings.state_dir / "scratch"
-
-    def _scratch(self, run_id: str) -> Path:
-        return self._scratch_root() / run_id
-
-
-def _check(command: str, outcome: VerifyOutcome) -> dict[str, Any]:
-    """The server's MergeCheck record of one verify run."""
-    return {
-        "command": command, "passed": outcome.passed, "exit_code": outcome.exit_code,
-        "timed_out": outcome.timed_out, "seconds": round(outcome.seconds, 3),
-        "output": outcome.tail, "log": str(outcome.log),
-    }  # fmt: skip

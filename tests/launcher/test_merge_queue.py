@@ -11,6 +11,8 @@ from swarmkit import SCRIPTED, Swarm, running_swarm, scripted, swarm_settings
 
 from heph_mcp.client import all_tasks_finished, merges_settled
 from heph_mcp.memory.embedder import LocalEmbedder
+from launcher.git_repo import open_repo
+from launcher.merge_queue import MergeQueue
 from phases import Workflow
 
 
@@ -82,6 +84,8 @@ async def test_a_chain_of_depends_on_sees_every_link_while_the_queue_holds_their
     assert swarm.git("show", f"heph/{other}:other.txt") == "x"  # runs merge in parallel
     merges = swarm.git("log", "--first-parent", "--format=%s", f"heph/{run}").splitlines()
     assert [m.split(": ")[-1] for m in merges[:3]] == ["Link c", "Link b", "Link a"]
+    checks = [d for kind, d in swarm.events if kind == "verified"]
+    assert [d["task_id"] for d in checks] == [ids["Link a"], ids["Link b"]]  # b and c as one
     c = await swarm.user.call("get_task", task_id=ids["Link c"])
     assert [(h["task_id"], h["role"]) for h in c["lineage"]["holds"]][1:] == [
         (ids["Link b"], "dependency")]  # fmt: skip
@@ -171,3 +175,44 @@ def _fix(status: dict) -> dict:
 
 def _has(swarm: Swarm, commit: str) -> bool:
     return "status.txt" in swarm.git("ls-tree", "--name-only", commit).split()
+
+
+async def test_a_failing_batch_is_checked_one_by_one_and_only_the_bad_merge_is_left_out(
+    swarm: Swarm,
+):
+    """However the three are batched (that depends on when each joins the queue), a failing
+    batch falls back to one merge at a time: the good ones land in order, the bad one comes
+    back, and the run's branch never holds the bad tree."""
+    (swarm.settings.project / "status.txt").write_text("good\n")
+    swarm.git("add", "status.txt")
+    swarm.git("commit", "-q", "-m", "a good start")
+    run = await swarm.start("Merge three branches.", workflow="graded")
+    repo = open_repo(swarm.settings.project)
+    repo.ensure_branch(f"heph/{run}", "HEAD")
+    jobs = []
+    for name, files in (("one", {"one.txt": "1\n"}), ("two", {"status.txt": "bad\n"}),
+                        ("three", {"three.txt": "3\n"})):  # fmt: skip
+        task = await swarm.user.create_task(run, 2, f"Grade {name}", f"grade {name}")
+        worktree = swarm.settings.worktrees_dir / name
+        repo.add_worktree(worktree, f"heph/{run}-{task['id']}", f"heph/{run}")
+        for path, text in files.items():
+            (worktree / path).write_text(text)
+        repo.commit_leftovers(worktree, f"grade {name}")
+        repo.remove_worktree(worktree)
+        jobs.append(task)
+    events: list[tuple[str, dict[str, Any]]] = []
+    async with swarm.ops() as ops:
+        queue = MergeQueue(repo, ops, swarm.settings, lambda k, d: events.append((k, d)))
+        for task in jobs:
+            await queue.submit(run, task["id"], task["title"])
+        await queue.drain()
+        await queue.close()
+    states = [(await swarm.user.call("get_task", task_id=t["id"]))["merge_state"] for t in jobs]
+    held = swarm.git("reflog", "show", "--format=%H", f"heph/{run}").split()
+    grades = {swarm.git("show", f"{c}:status.txt") for c in held if _has(swarm, c)}
+    assert states == ["merged", "verify_failed", "merged"]
+    assert grades == {"good"}
+    assert swarm.git("ls-tree", "--name-only", f"heph/{run}").split() == [
+        "README.md", "one.txt", "status.txt", "three.txt"]  # fmt: skip
+    checks = [d["passed"] for k, d in events if k == "verified"]
+    assert checks.count(True) == 2 and checks[-1] is True
