@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from heph_mcp.errors import Conflict, NotFound
 from heph_mcp.memory import Memory
+from heph_mcp.merge_records import PENDING_MERGES
 from heph_mcp.notify import Notifier
 from heph_mcp.records import OPEN_STATUSES, Principal, Task
 from heph_mcp.services.common import now, record_event
@@ -108,12 +109,13 @@ class ConductorService:
         return await self._tasks.reader.one(task_id)
 
     async def diagnose_stalled(self, principal: Principal) -> list[Task]:
-        """One diagnostic phase-1 task for each active run where nothing can move (once)."""
+        """One diagnostic phase-1 task for each active run where nothing can move (once); a
+        merge still in the run's queue is movement."""
         marks = ",".join("?" * len(MOVING))
         rows = await self._store.fetchall(
             "SELECT r.id, r.goal FROM runs r WHERE r.status = 'active'"
             " AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.run_id = r.id"
-            f"  AND t.status IN ({marks}))"
+            f"  AND (t.status IN ({marks}) OR t.merge_state IN {PENDING_MERGES!r}))"
             " AND NOT EXISTS (SELECT 1 FROM tasks d WHERE d.run_id = r.id AND d.title = ?)",
             (*MOVING, DIAGNOSTIC_TITLE),
         )

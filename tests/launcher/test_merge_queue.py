@@ -216,3 +216,26 @@ async def test_a_failing_batch_is_checked_one_by_one_and_only_the_bad_merge_is_l
         "README.md", "one.txt", "status.txt", "three.txt"]  # fmt: skip
     checks = [d["passed"] for k, d in events if k == "verified"]
     assert checks.count(True) == 2 and checks[-1] is True
+
+
+async def test_a_merge_held_when_its_launcher_stops_lands_after_the_next_one_starts(
+    swarm: Swarm, tmp_path
+):
+    await swarm.start_launcher()
+    run = await swarm.start(
+        scripted("Write one file.", {"write": "one.txt", "text": "1\n"}, {"commit": "one"}),
+        workflow="gated",
+    )
+    await swarm.wait(run, lambda s: [m["state"] for m in s["merge_queue"]] == ["verifying"])
+    await swarm.stop_launcher()  # its check is stopped; the server still has it queued
+    scratch = list((swarm.settings.state_dir / "scratch").glob("*"))
+    await swarm.start_launcher()
+    (tmp_path / "gate").write_text("open")
+
+    await swarm.wait(run, merges_settled)
+
+    assert scratch == []  # a stopped launcher leaves no scratch worktree behind
+    assert swarm.git("show", f"heph/{run}:one.txt") == "1"
+    with swarm.db() as db:
+        workers = db.execute("SELECT merge_worker FROM tasks WHERE run_id = ?", (run,))
+        assert {w[0] for w in workers} == {swarm.settings.worker_id}
