@@ -228,3 +228,28 @@ async def test_recorded_lineage_shows_in_get_task(heph, run):
                            lineage={**lineage, "start": "not a sha"})  # fmt: skip
     assert shown["lineage"] == lineage
     assert "start" in bad
+
+
+async def test_a_waiting_run_completes_when_its_missing_work_is_abandoned(heph, run):
+    """Work sent back by its check and then cancelled is no longer owed; no merge will say so,
+    so the Conductor's next look completes the run."""
+    await _finish(heph, await heph.launch_agent(), merge="nothing")  # the run's first task
+    task = await _done_task(heph, run, 1, "Plan the parser")
+    async with heph.ops() as ops:
+        await _call(ops, "record_merge", task_id=task, state="queued")
+        await _call(ops, "record_merge", task_id=task, state="verify_failed", check=FAILED_CHECK)
+    second_attempt = await heph.launch_agent()
+    async with heph.user() as user:
+        await _call(user, "submit_result", run=run, markdown="The plan is done")
+    validator = await heph.launch_agent()
+    async with heph.client(validator.token) as client:
+        await _call(client, "give_validation_review", passed=True, feedback="ok")
+    async with heph.ops() as ops:
+        before = await _call(ops, "diagnose_stalled_runs")
+        waiting = await _status(heph, run)
+        await _call(ops, "cancel_task", task_id=task, reason="the user dropped it")
+        after = await _call(ops, "diagnose_stalled_runs")
+    assert second_attempt.task_id == task
+    assert waiting["run"]["awaiting_merges"] and waiting["missing_work"][0]["task_id"] == task
+    assert before["created"] == [] and after["created"] == []
+    assert (await _status(heph, run))["run"]["status"] == "completed"
