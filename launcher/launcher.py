@@ -26,7 +26,7 @@ from heph_mcp.settings import Settings
 from launcher import workspace
 from launcher.git_repo import GitError, GitRepo, run_branch
 from launcher.lineage import Holding
-from launcher.merge_queue import MergeQueue, Observer
+from launcher.merge_queue import MergeJob, MergeQueue, Observer
 from launcher.sessions import AgentSession, Verdict, judge, session_name
 from launcher.tmux import PaneState, Tmux, TmuxError
 from launcher.worktrees import Worktrees
@@ -88,6 +88,7 @@ class Launcher:
         """One pass: settle sessions that need it, take land requests, fill free slots."""
         ended = await self.reconcile() if self.sessions else 0
         if claim:
+            self.merges.poke()  # a task failed or was cancelled: merges waiting on it look again
             await self._take_land_requests()
         if claim or ended:
             await self.fill()
@@ -227,35 +228,43 @@ class Launcher:
             last = "\n".join(pane.splitlines()[-15:])
             reason = f"{reason}; last lines of its pane:\n{last}"
         await self.tmux.call("kill", session.session)
-        reason = await self._keep_work(session, verdict, reason)
+        reason, merge = await self._keep_work(session, verdict, reason)
         await asyncio.to_thread(workspace.remove, session.agent_dir, session.worktree)
         if verdict != "gone":
             with contextlib.suppress(HephCallError):  # already ended by the server: fine
                 await self.client.call(
                     "report_agent_exit", agent_id=session.agent_id, reason=reason
                 )
+        if merge is not None:  # only now: its outcome may send the task back to the queue
+            self.merges.put(merge)
         del self.sessions[session.agent_id]
         self._observe("ended", {"task_id": session.task_id, "verdict": verdict, "at": time.time()})
         log.info("task %s: %s (%s)", session.task_id, verdict, reason.splitlines()[0][:120])
 
-    async def _keep_work(self, session: AgentSession, verdict: Verdict, reason: str) -> str:
+    async def _keep_work(
+        self, session: AgentSession, verdict: Verdict, reason: str
+    ) -> tuple[str, MergeJob | None]:
         """Commit a worker's leftovers, queue finished work for merging, remove the worktree.
 
-        Returns the exit reason, with any git failure added to it.
+        Returns the exit reason, with any failure added to it, and the merge to start once the
+        exit is reported (the server already lists it as queued).
         """
+        merge = None
         try:
             if session.kind == "work":
                 message = f"heph: uncommitted work of {session.task_id}"
                 await self.repo.call("commit_leftovers", session.worktree, message)
                 if verdict == "finished":
-                    await self.merges.submit(session.run_id, session.task_id, session.title)
+                    merge = await self.merges.enqueue(
+                        session.run_id, session.task_id, session.title
+                    )
             elif verdict == "finished" and session.validates is not None:
                 await self._merge_validated(session.validates)
         except (GitError, HephCallError) as exc:
             log.error("keeping the work of task %s failed: %s", session.task_id, exc)
             reason = f"{reason} (merge: {exc})"
         await self.repo.call("remove_worktree", session.worktree)
-        return reason
+        return reason, merge
 
     def _keep_pane(self, session: AgentSession, pane: str) -> None:
         """Keep the session's last screenfuls after it is gone: what did the agent do?"""

@@ -1,7 +1,9 @@
 """Each run's merges, one at a time and in order, each checked before the run's branch moves.
 
 A finished task's branch joins its run's queue; one worker per run takes the
-queue in order (runs merge in parallel). A merge is made on objects alone;
+queue in order (runs merge in parallel), passing over a merge that waits for
+the work its task started from (its creator's, its dependencies') until that
+work has landed by its own merge, or never will. A merge is made on objects alone;
 when the task's workflow names a verify command, the merged tree is checked
 (launcher/merge_check.py) and only a passing tree moves `heph/<run>`, by
 compare-and-swap. A failing one leaves the branch where it was, and the
@@ -43,6 +45,7 @@ class MergeJob:
     task_id: str
     title: str
     verify: dict[str, Any] | None
+    after: tuple[tuple[str, str], ...] = ()  # (task, commit) of the work it started from
 
 
 @dataclass(frozen=True)
@@ -77,11 +80,20 @@ class MergeQueue:
         self._drained.set()
 
     async def submit(self, run_id: str, task_id: str, title: str) -> None:
-        """Queue a finished task's branch; the server's answer names the check it must pass."""
+        """Queue a finished task's branch and start on it when its turn comes."""
+        self.put(await self.enqueue(run_id, task_id, title))
+
+    async def enqueue(self, run_id: str, task_id: str, title: str) -> MergeJob:
+        """Tell the server the branch is queued; its answer names the check the merge must pass
+        and the work it waits for. `put` starts it (after its agent's exit is reported)."""
         answer = await self._client.call(
             "record_merge", task_id=task_id, state="queued", worker=self._worker_id
         )
-        self._put(MergeJob(run_id, task_id, title, answer.get("verify")))
+        after = tuple((s["task_id"], s["commit"]) for s in answer.get("after", []))
+        return MergeJob(run_id, task_id, title, answer.get("verify"), after)
+
+    def put(self, job: MergeJob) -> None:
+        self._put(job)
 
     async def resume(self) -> None:
         """Queue again what a stopped launcher of this worker left queued or verifying."""
@@ -92,6 +104,12 @@ class MergeQueue:
 
     def land(self, request: dict[str, Any]) -> None:
         self._put(LandJob(request["run_id"], request["id"], request.get("into_branch")))
+
+    def poke(self) -> None:
+        """Something changed on the server (a task failed or was cancelled): merges waiting
+        for its work look again."""
+        for wake in self._wakes.values():
+            wake.set()
 
     async def drain(self) -> None:
         """Wait until every queued job and its report are done (tests and benches)."""
@@ -118,23 +136,52 @@ class MergeQueue:
             self._workers[job.run_id] = asyncio.create_task(self._work(job.run_id))
 
     async def _work(self, run_id: str) -> None:
-        """Take the run's queue in order; after SCRATCH_IDLE seconds without work, drop the
-        scratch and leave (no await between the last look and leaving, so a job put meanwhile
-        always finds a worker)."""
+        """Take the run's queue in order, each time the first job that is ready; sleep until a
+        job is put or the queue is poked; after SCRATCH_IDLE seconds with an empty queue, drop
+        the scratch and leave (no await between the last look and leaving, so a job put
+        meanwhile always finds a worker)."""
         queue, wake = self._queues[run_id], self._wakes[run_id]
         try:
             while True:
-                while queue:
-                    self._then(run_id, await self._do(queue.popleft()))
                 wake.clear()
-                with contextlib.suppress(TimeoutError):
+                job = await self._next_ready(queue)
+                if job is not None:
+                    self._then(run_id, await self._do(job))
+                    continue
+                try:
                     await asyncio.wait_for(wake.wait(), SCRATCH_IDLE)
-                if not queue:
-                    await self._checks.drop(run_id)
+                except TimeoutError:
                     if not queue:
-                        return
+                        await self._checks.drop(run_id)
+                        if not queue:
+                            return
         finally:
             del self._workers[run_id]
+
+    async def _next_ready(self, queue: deque[Job]) -> Job | None:
+        for job in list(queue):
+            if isinstance(job, LandJob) or await self._ready(job):
+                queue.remove(job)
+                return job
+        return None
+
+    async def _ready(self, job: MergeJob) -> bool:
+        """The work `job` started from is on the run's branch, or will never be (its task
+        failed or was cancelled): merging it first would land that work before its own merge
+        and its validation."""
+        if not job.after:
+            return True
+        tip = await self._repo.call("resolve", f"refs/heads/{run_branch(job.run_id)}")
+        for task_id, commit in job.after:
+            if tip is not None and await self._repo.call("is_ancestor", commit, tip):
+                continue
+            try:
+                source = await self._client.call("get_task", task_id=task_id)
+            except HephCallError:
+                continue  # a task the server no longer knows holds nothing back
+            if source["status"] not in ("failed", "cancelled", "duplicate"):
+                return False
+        return True
 
     async def _do(self, job: Job) -> Step:
         """Do one job; returns what must follow it (reports), run behind the next job."""
@@ -191,6 +238,8 @@ class MergeQueue:
             following = queue[0]
             if not isinstance(following, MergeJob) or following.verify != job.verify:
                 break
+            if not await self._rides_on(following, base):
+                break
             branch = task_branch(job.run_id, following.task_id)
             new = await self._repo.call("resolve", f"refs/heads/{branch}")
             message = f"Merge task {following.task_id}: {following.title}"
@@ -202,6 +251,13 @@ class MergeQueue:
             self._pending -= 1  # it is finished as part of this job
             base = outcome.commit
         return riders
+
+    async def _rides_on(self, job: MergeJob, base: str) -> bool:
+        """A merge joins a batch only if the work it started from is in the batch's tree."""
+        for _, commit in job.after:
+            if not await self._repo.call("is_ancestor", commit, base):
+                return False
+        return True
 
     def _put_back(self, riders: list[tuple[MergeJob, MergeOutcome]]) -> None:
         queue = self._queues[riders[0][0].run_id] if riders else None

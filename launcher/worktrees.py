@@ -58,7 +58,11 @@ class Worktrees:
         return plain(commit, source)
 
     async def record(self, task_id: str, holding: Holding) -> None:
-        """For get_task; the brief already tells the agent, so a refusal only costs the record."""
+        """For get_task and for the task's merge, which waits for the work it started from. A
+        retry keeps the first record: its branch still holds what that start merged in. The
+        brief already tells the agent, so a refusal only costs the record."""
+        if holding.holds[0].role == "earlier_attempt":
+            return
         try:
             await self.client.call("record_lineage", task_id=task_id, lineage=holding.record())
         except HephCallError as exc:

@@ -171,7 +171,7 @@ class AgentService:
             if row["agent_status"] == "exited":
                 raise Conflict(f"agent {agent_id} has already exited")
             await self._end_agent(db, agent_id, reason)
-            status = await self._settle_task(db, dict(row), reason, principal.id)
+            status = await self._settle_task_of(db, agent_id, dict(row), reason, principal.id)
         if status == "queued":
             await self._notifier.queue_changed()
         # Only an open task can be settled, so "queued" afterwards means it was retried.
@@ -314,6 +314,25 @@ class AgentService:
             (reason, now(), agent_id),
         )
         await self._identity.revoke(db, agent_id)
+
+    async def _settle_task_of(
+        self,
+        db: aiosqlite.Connection,
+        agent_id: str,
+        row: Mapping[str, Any],
+        reason: str,
+        actor: str,
+    ) -> str:
+        """Settle the task an agent leaves, unless a newer agent already works on it (the
+        task came back to the queue meanwhile): the old agent's exit is no verdict on it."""
+        newer = await query_one(
+            db,
+            "SELECT id FROM agents WHERE task_id = ? AND status = 'running' AND id != ?",
+            (row["task_id"], agent_id),
+        )
+        if newer is not None:
+            return str(row["status"])
+        return await self._settle_task(db, row, reason, actor)
 
     async def _settle_task(
         self, db: aiosqlite.Connection, row: Mapping[str, Any], reason: str, actor: str

@@ -16,7 +16,7 @@ import aiosqlite
 from pydantic import BaseModel, Field
 
 from heph_mcp.errors import Conflict
-from heph_mcp.merge_records import MergeCheck, MergeState, QueuedMerge
+from heph_mcp.merge_records import LineageSource, MergeCheck, MergeState, QueuedMerge
 from heph_mcp.notify import Notifier
 from heph_mcp.records import Principal, Task
 from heph_mcp.services.branch_work import complete_if_landed, merge_queue
@@ -37,6 +37,12 @@ class MergeRecorded(BaseModel):
     sent_back: bool = Field(default=False, description="The task went back to needs_work")
     verify: Verify | None = Field(
         default=None, description="The check this merge must pass before the branch moves"
+    )
+    after: list[LineageSource] = Field(
+        default_factory=list,
+        description="The work this task started from (its creator's, its dependencies'): its"
+        " merge waits until those commits are on the run's branch, so it never lands them"
+        " before their own merge (and validation) does",
     )
     run_completed: bool = False
 
@@ -105,6 +111,8 @@ class MergeService:
                 recorded.sent_back = await self._send_back(db, task, check)
         if state == "queued":
             recorded.verify = verify
+            holds = task.lineage.holds if task.lineage else []
+            recorded.after = [h for h in holds if h.role in ("creator", "dependency")]
         elif state == "conflict":
             recorded.resolve_task = await self._resolve_task(principal, task, conflicts or [])
         elif state == "verify_failed" and verify is not None and verify.on_fail == "fix_task":

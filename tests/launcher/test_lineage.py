@@ -85,6 +85,10 @@ async def test_a_tester_sees_its_implementers_unmerged_files_and_a_retest_sees_t
     assert "## What your worktree holds" in text
     assert f"heph/{run}-{implementer} at " in text and "which created this task" in text
     assert "greets: hello" in _pane_of(swarm, retest["id"])
+    # Each creator's work landed by its own merge: a child's merge waited for it.
+    with swarm.db() as db:
+        states = dict(db.execute("SELECT id, merge_state FROM tasks WHERE run_id = ?", (run,)))
+    assert (states[implementer], states[fixer]) == ("merged", "merged")
     assert swarm.git("show", f"heph/{run}:greet.py") == "def greet():\n    return 'hello'"
     assert swarm.git("show", f"heph/{run}:NOTES.md") == "not committed by its agent"
 

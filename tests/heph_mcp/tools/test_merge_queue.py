@@ -253,3 +253,25 @@ async def test_a_waiting_run_completes_when_its_missing_work_is_abandoned(heph, 
     assert waiting["run"]["awaiting_merges"] and waiting["missing_work"][0]["task_id"] == task
     assert before["created"] == [] and after["created"] == []
     assert (await _status(heph, run))["run"]["status"] == "completed"
+
+
+async def test_the_late_exit_of_an_agent_whose_task_was_sent_back_is_no_verdict_on_its_retry(
+    heph, run
+):
+    async with heph.user() as user:
+        await _call(user, "create_task", run=run, phase=1, title="Plan the parser",
+                    description="plan", priority="critical")  # fmt: skip
+    first = await heph.launch_agent()
+    async with heph.client(first.token) as client:
+        await _call(client, "update_task_status", status="done", summary="planned")
+    async with heph.ops() as ops:
+        await _call(ops, "record_merge", task_id=first.task_id, state="queued")
+        await _call(ops, "record_merge", task_id=first.task_id, state="verify_failed",
+                    check=FAILED_CHECK)  # fmt: skip
+    second = await heph.launch_agent()  # the retry starts before the first exit is reported
+    async with heph.ops() as ops:
+        exited = await _call(ops, "report_agent_exit", agent_id=first.agent_id, reason="finished")
+        task = await _call(ops, "get_task", task_id=first.task_id)
+    assert second.task_id == first.task_id
+    assert exited["task_status"] == "running" and exited["retried"] is False
+    assert (task["status"], task["attempts"], task["failure_reason"]) == ("running", 2, None)
