@@ -10,6 +10,7 @@ from swarmkit import scripted
 from guardian.guardian import Guardian
 from guardian.judges import Verdict
 from guardian.observe import Observation
+from heph_mcp.client import merges_settled
 
 
 def guardian_for(swarm, llm=None) -> Guardian:
@@ -161,7 +162,8 @@ async def test_the_conductor_steers_the_later_of_two_agents_doing_the_same_work(
 async def test_the_conductor_gives_a_finished_run_one_diagnostic_task(swarm):
     await swarm.start_launcher()
     run = await swarm.start(scripted("Nothing much.", {"done": "ok"}))
-    await swarm.wait(run, lambda s: s["phases"][0]["counts"] == {"done": 1})
+    # Stopped: its one task is done and merged (a merge still queued is movement).
+    await swarm.wait(run, lambda s: s["phases"][0]["counts"] == {"done": 1} and merges_settled(s))
     guardian = guardian_for(swarm)
     async with guardian.client:
         await guardian.cycle()
