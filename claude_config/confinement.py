@@ -44,6 +44,7 @@ class Confinement:
     # Inside the writable git dir, what must not move: the user's HEAD, index, config and
     # hooks, every branch but the agent's own, the worktree's own HEAD and links.
     git_guarded: tuple[Path, ...] = ()
+    git_read_only: bool = False  # a merge's verify check reads the git dir, never writes it
     frozen: tuple[Path, ...] = field(default=())  # set by `freeze` for a validator
 
     def freeze(self) -> Confinement:

@@ -6,6 +6,7 @@ exact tool names it will see in Claude Code (`mcp__hephaestus__<tool>`).
 
 from __future__ import annotations
 
+from heph_mcp.merge_records import WorkOnBranch
 from heph_mcp.records import RunStatus, Task
 from heph_mcp.services.memories import MemoryHit
 from phases import Phase, Workflow
@@ -60,6 +61,14 @@ def phase_instructions(workflow: Workflow, phase: Phase) -> str:
         parts += ["", "## Notes", phase.additional_notes.strip()]
     if phase.validation.enabled:
         parts += _section("A validator will check", phase.validation.criteria)
+    verify = workflow.verify_for(phase.id)
+    if verify is not None:
+        parts += [
+            "",
+            "## Merge check",
+            f"Your branch lands on the run's branch only if"
+            f" `{verify.command}` passes on the merged tree; run it before you report done.",
+        ]
     if phase.working_directory:
         parts += ["", f"Work in: {phase.working_directory}"]
     parts += ["", "## Phases of this workflow"]
@@ -68,8 +77,14 @@ def phase_instructions(workflow: Workflow, phase: Phase) -> str:
 
 
 def task_brief(
-    workflow: Workflow, task: Task, goal: str, memories: list[MemoryHit] | None = None
+    workflow: Workflow,
+    task: Task,
+    goal: str,
+    memories: list[MemoryHit] | None = None,
+    work: list[WorkOnBranch] | None = None,
 ) -> str:
+    """The whole brief; `work` (for a result validator) is every done task's work on the
+    run's branch or not."""
     phase = workflow.phase(task.phase)
     parts = [
         f"# Your task: {task.title}",
@@ -84,11 +99,14 @@ def task_brief(
     if task.done_definition.strip():
         parts += ["", "## Done definition for this task", task.done_definition.strip()]
     if task.kind == "work" and task.feedback:
-        parts += ["", "## A validator sent this work back", task.feedback.strip(), "",
+        who = "The merge check" if task.feedback_from == "verify" else "A validator"
+        parts += ["", f"## {who} sent this work back", task.feedback.strip(), "",
                   "Your branch already holds the earlier work (see `git log`). Fix what the"
                   " feedback says, commit, and report done again."]  # fmt: skip
     elif task.failure_reason:
         parts += ["", "## A previous attempt ended early", task.failure_reason]
+    if work is not None:
+        parts += ["", *work_section(task.run_id, work)]
     if memories:
         parts += ["", "## What the swarm already knows (shared memory, most relevant first)"]
         parts += [f"- [{m.memory.type}] {m.memory.content.strip()}" for m in memories]
@@ -102,13 +120,36 @@ def task_brief(
     return "\n".join(parts)
 
 
+def work_section(run_id: str, work: list[WorkOnBranch]) -> list[str]:
+    """Every done task and whether its work is on the run's branch: the result is judged on
+    that branch, and the run completes only once nothing is missing from it."""
+    lines = [f"## Done work and heph/{run_id}"]
+    lines += [f"- {w.task_id} {w.title}: {_landing(w)}" for w in work] or ["- no done work yet"]
+    missing = sum(1 for w in work if not w.landed)
+    lines.append(
+        f"{missing} done tasks' work is not on heph/{run_id} yet; the run completes only once it"
+        " is."
+        if missing
+        else f"Every done task's work is on heph/{run_id}."
+    )
+    return lines
+
+
+def _landing(work: WorkOnBranch) -> str:
+    if work.landed:
+        return "on the branch" + (f" (carried by {work.carried_by})" if work.carried_by else "")
+    state = work.merge_state or "not merged yet"
+    return f"MISSING from the branch ({state.replace('_', ' ')})"
+
+
 def status_text(runs: list[RunStatus]) -> str:
     if not runs:
         return "No runs yet. Start one with start_workflow(workflow, goal)."
     lines: list[str] = []
     for status in runs:
         run = status.run
-        lines.append(f"Run {run.id} [{run.status}] {run.workflow}: {run.goal[:120]}")
+        waiting = " (completes when its missing work lands)" if run.awaiting_merges else ""
+        lines.append(f"Run {run.id} [{run.status}]{waiting} {run.workflow}: {run.goal[:120]}")
         for phase in status.phases:
             counts = ", ".join(f"{n} {s}" for s, n in sorted(phase.counts.items())) or "no tasks"
             lines.append(f"  Phase {phase.phase} {phase.name}: {counts}")
@@ -128,6 +169,12 @@ def status_text(runs: list[RunStatus]) -> str:
                 f"  Question {question.id} from {question.agent_id} ({question.tool}):"
                 f" {question.subject[:100]} (answer_question before {question.expires_at})"
             )
+        for n, merge in enumerate(status.merge_queue, start=1):
+            lines.append(f"  Merge queue {n}. {merge.task_id} [{merge.state}] {merge.title[:80]}")
+        for work in status.missing_work:
+            lines.append(f"  Missing from heph/{run.id}: {work.task_id} ({work.merge_state})")
+        for land in status.landings[:1]:
+            lines.append(f"  Land [{land.state}] {land.message[:100]}")
         for result in status.results:
             lines.append(f"  Result {result.id} [{result.status}]: {_first_line(result.markdown)}")
     return "\n".join(lines)

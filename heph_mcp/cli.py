@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.live import Live
 from rich.logging import RichHandler
+from rich.markup import escape
 
 from guardian.runner import run_guardian
 from heph_mcp.board import board_link
@@ -28,7 +29,8 @@ from heph_mcp.serve import ServeError, running_url, serve
 from heph_mcp.settings import Settings, load_settings
 from heph_mcp.status_view import render_status
 from heph_mcp.up import up
-from launcher.git_repo import GitError
+from launcher.git_repo import GitError, open_repo
+from launcher.land import land
 from launcher.runner import LauncherError, run_launcher
 from launcher.tmux import TmuxError
 
@@ -256,6 +258,27 @@ def mcp_config_cmd(
 def board_link_cmd(project: Project = None, host: Host = None, port: Port = None) -> None:
     """Print the login link of the live board page (it holds your user token)."""
     print(board_link(_running_settings(project, host, port)))
+
+
+@app.command("land")
+def land_cmd(
+    run: Annotated[str, typer.Argument(help="The run whose branch heph/RUN to land")],
+    into: Annotated[
+        str | None, typer.Option(help="Your branch to merge it into (default: the checked-out one)")
+    ] = None,
+    project: Project = None,
+) -> None:
+    """Merge a run's branch heph/RUN into your branch: the only way its work reaches it."""
+    settings = _settings(project)
+    try:
+        outcome = land(open_repo(settings.project), run, into)
+    except GitError as exc:
+        errors.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from None
+    if outcome.state == "refused":
+        errors.print(f"[red]error:[/] {escape(outcome.message)}")
+        raise typer.Exit(1)
+    print(outcome.message)
 
 
 @app.command("status")

@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
-from phases import Phase, Workflow, WorkflowLoadError, WorkflowRegistry, load_workflows
+from phases import Phase, Verify, Workflow, WorkflowLoadError, WorkflowRegistry, load_workflows
 
 workflows_app = typer.Typer(
     name="workflows",
@@ -91,6 +91,8 @@ def _phase_text(phase: Phase) -> str:
     lines += _validation_lines(phase)
     agent = " ".join(filter(None, [phase.agent.cli, phase.agent.model])) or "launcher default"
     lines += ["", f"[bold]Agent:[/] {escape(agent)}"]
+    if phase.verify is not None:
+        lines.append(f"[bold]Verify:[/] {_verify_text(phase.verify)}")
     if phase.working_directory:
         lines.append(f"[bold]Working directory:[/] {escape(phase.working_directory)}")
     return "\n".join(lines)
@@ -122,6 +124,12 @@ def _config_text(workflow: Workflow) -> str:
         f"max agents {config.max_concurrent_agents} · tickets: {config.enable_tickets}"
         f" · launch parameters: {escape(params or 'none')}"
     ]
+    if config.verify is not None:
+        lines.append(f"merge check (every phase without its own): {_verify_text(config.verify)}")
     if config.has_result:
         lines += _section(f"Result ({config.on_result_found} when found)", config.result_criteria)
     return "\n".join(lines)
+
+
+def _verify_text(verify: Verify) -> str:
+    return f"`{escape(verify.command)}` within {verify.timeout:g}s, on failure {verify.on_fail}"

@@ -86,6 +86,10 @@ class HephClient:
     async def cancel(self, run: str) -> dict[str, Any]:
         return await self.call("cancel_workflow", run=run)
 
+    async def land(self, run: str, into: str | None = None, wait: float = 30.0) -> dict[str, Any]:
+        """Ask for the run's branch to be merged into yours; see the land_run tool."""
+        return await self.call("land_run", run=run, into=into, wait_seconds=wait)
+
     async def wait_for(
         self,
         run: str,
@@ -108,6 +112,12 @@ def all_tasks_finished(status: dict[str, Any]) -> bool:
     """A `wait_for` condition: no task of the run is still open."""
     open_states = {"queued", "blocked", "claimed", "running", "validating", "needs_work"}
     return not any(t["status"] in open_states for p in status["phases"] for t in p["tasks"])
+
+
+def merges_settled(status: dict[str, Any]) -> bool:
+    """A `wait_for` condition: no agent runs and the run's merge queue is empty, so every
+    finished task's merge has its outcome."""
+    return not status["agents"] and not status.get("merge_queue")
 
 
 class LocalServer:

@@ -268,4 +268,44 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX approvals_agent ON approvals (agent_id, status)
         """,
     ),
+    (
+        "merge_queue_states",
+        # SQLite cannot widen a CHECK: the old column keeps its name's history under a new
+        # name, and merge_state is added again with the merge queue's states.
+        """
+        ALTER TABLE tasks RENAME COLUMN merge_state TO merge_state_before_queue;
+        ALTER TABLE tasks ADD COLUMN merge_state TEXT CHECK (merge_state IN (
+            'queued', 'verifying', 'merged', 'nothing', 'conflict', 'verify_failed'));
+        UPDATE tasks SET merge_state = merge_state_before_queue;
+        ALTER TABLE tasks ADD COLUMN merge_worker TEXT;
+        ALTER TABLE tasks ADD COLUMN merge_queued_at REAL;
+        ALTER TABLE tasks ADD COLUMN merge_check TEXT;
+        ALTER TABLE tasks ADD COLUMN feedback_from TEXT CHECK (feedback_from IN (
+            'validator', 'verify'));
+        ALTER TABLE tasks ADD COLUMN carries TEXT REFERENCES tasks(id);
+        ALTER TABLE runs ADD COLUMN awaiting_merges_since REAL;
+        CREATE INDEX tasks_merge_queue ON tasks (run_id, merge_state, merge_queued_at);
+        CREATE INDEX tasks_carries ON tasks (carries)
+        """,
+    ),
+    (
+        "merge_queue_land_requests",
+        """
+        CREATE TABLE land_requests (
+            id TEXT PRIMARY KEY,
+            run_id TEXT NOT NULL REFERENCES runs(id),
+            into_branch TEXT,
+            state TEXT NOT NULL CHECK (state IN (
+                'pending', 'claimed', 'landed', 'nothing', 'refused')),
+            worker TEXT,
+            commit_sha TEXT,
+            message TEXT NOT NULL DEFAULT '',
+            requested_by TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL
+        );
+        CREATE INDEX land_requests_state ON land_requests (state, created_at)
+        """,
+    ),
+    ("lineage_of_tasks", "ALTER TABLE tasks ADD COLUMN lineage TEXT"),
 ]

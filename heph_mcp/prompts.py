@@ -18,6 +18,7 @@ from heph_mcp.brief import task_brief as render_brief
 from heph_mcp.errors import InvalidRequest
 from heph_mcp.identity import current_principal
 from heph_mcp.resources import domain_errors
+from heph_mcp.services.branch_work import run_work
 from heph_mcp.tools.common import ID_MAX, roles, services
 
 
@@ -52,4 +53,6 @@ async def _brief(ctx: Context, task_id: str | None) -> str:
     memories = await svc.memories.for_brief(
         task.run_id, f"{task.title}\n{task.description}", svc.settings.brief_memory_chars
     )
-    return render_brief(await svc.run_workflows.get(task.run_id), task, run.goal, memories)
+    work = await run_work(svc.store, task.run_id) if task.kind == "result_validation" else None
+    workflow = await svc.run_workflows.get(task.run_id)
+    return render_brief(workflow, task, run.goal, memories, work)

@@ -9,6 +9,15 @@ from typing import Any, Literal, Self
 import aiosqlite
 from pydantic import BaseModel, Field
 
+from heph_mcp.merge_records import (
+    LandRequest,
+    Lineage,
+    MergeCheck,
+    MergeState,
+    QueuedMerge,
+    WorkOnBranch,
+)
+
 Role = Literal["user", "agent", "ops"]
 TaskStatus = Literal[
     "queued",
@@ -61,6 +70,9 @@ class TaskSummary(BaseModel):
     kind: TaskKind = Field(
         default="work", description="work, or a validator's check of a task or of the result"
     )
+    merge_state: MergeState | None = Field(
+        default=None, description="Where its branch is in the run's merge queue, or how it merged"
+    )
 
     @classmethod
     def from_row(cls, row: aiosqlite.Row, phase_name: str, depends_on: list[str]) -> Self:
@@ -71,16 +83,18 @@ class TaskSummary(BaseModel):
             depends_on=depends_on,
             priority=PRIORITY_NAME.get(data["priority"], "medium"),
         )
-        for key in ("created_at", "updated_at", "finished_at"):
+        for key in ("created_at", "updated_at", "finished_at", "merge_queued_at"):
             if key in data:
                 data[key] = iso(data[key])
-        if "learnings" in data:
-            data["learnings"] = json.loads(data["learnings"])
+        for key in ("learnings", "merge_check", "lineage"):
+            if data.get(key) is not None:
+                data[key] = json.loads(data[key])
         return cls.model_validate(data)
 
 
 SUMMARY_COLUMNS = (
-    "id, run_id, phase, title, priority, status, created_by, parent_task_id, updated_at, kind"
+    "id, run_id, phase, title, priority, status, created_by, parent_task_id, updated_at, kind,"
+    " merge_state"
 )
 
 
@@ -108,8 +122,19 @@ class Task(TaskSummary):
     base_ref: str | None = Field(
         default=None, description="Git ref the task's branch starts from, if not the run's branch"
     )
-    merge_state: Literal["merged", "nothing", "conflict"] | None = None
     merge_commit: str | None = None
+    merge_queued_at: str | None = None
+    merge_check: MergeCheck | None = Field(
+        default=None, description="The latest run of the verify command on its merged tree"
+    )
+    carries: str | None = Field(
+        default=None,
+        description="The task whose work this one carries (a resolve or fix started from its"
+        " branch): when this one merges, that work is on the run's branch too",
+    )
+    lineage: Lineage | None = Field(
+        default=None, description="What its worktree held when its agent started"
+    )
     validates: str | None = Field(
         default=None, description="For a validation task: the task whose work it checks"
     )
@@ -117,7 +142,10 @@ class Task(TaskSummary):
         default=None, description="For a result validation task: the result it checks"
     )
     feedback: str | None = Field(
-        default=None, description="The latest validator feedback on this task's work"
+        default=None, description="Why this task's work was last sent back"
+    )
+    feedback_from: Literal["validator", "verify"] | None = Field(
+        default=None, description="Who sent it back: a validator, or the merge's verify command"
     )
 
     ticket_id: str | None = Field(
@@ -202,6 +230,11 @@ class Run(BaseModel):
     params: dict[str, str]
     status: Literal["active", "completed", "cancelled"]
     created_at: str | None
+    awaiting_merges: bool = Field(
+        default=False,
+        description="Its result is validated; it completes once every done task's work is on"
+        " its branch",
+    )
 
 
 class Agent(BaseModel):
@@ -284,6 +317,15 @@ class RunStatus(BaseModel):
     questions: list[Approval] = Field(
         default_factory=list,
         description="Agents' requests waiting for the user: answer them with answer_question",
+    )
+    merge_queue: list[QueuedMerge] = Field(
+        default_factory=list, description="Merges its queue still owes, in order"
+    )
+    missing_work: list[WorkOnBranch] = Field(
+        default_factory=list, description="Done tasks whose work is not on the run's branch yet"
+    )
+    landings: list[LandRequest] = Field(
+        default_factory=list, description="Requests to land the run's branch, newest first"
     )
 
 

@@ -25,6 +25,15 @@ STATUS_STYLE = {
 
 
 BLOCKED = "blocked_on_dialog"
+MERGE_STYLE = {
+    "queued": "cyan",
+    "verifying": "magenta",
+    "merged": "green",
+    "nothing": "dim",
+    "conflict": "bold red",
+    "verify_failed": "bold red",
+}
+
 GUARDIAN_STYLE = {
     BLOCKED: "bold red",
     "drifting": "bold yellow",
@@ -44,6 +53,8 @@ def render_status(status: dict[str, Any]) -> Group:
         parts.append(_questions_table(questions))
     for run_status in runs:
         parts.append(_tasks_table(run_status))
+        if run_status.get("merge_queue") or run_status["run"].get("awaiting_merges"):
+            parts.append(_merges_table(run_status))
         if run_status["agents"]:
             parts.append(_agents_table(run_status))
             parts += _blocked_lines(run_status)
@@ -64,7 +75,8 @@ def _runs_table(runs: list[dict[str, Any]]) -> Table:
             for p in rs["phases"]
             if p["counts"]
         )
-        table.add_row(run["id"], run["workflow"], run["status"], run["goal"][:60], phases)
+        state = run["status"] + (" (awaiting merges)" if run.get("awaiting_merges") else "")
+        table.add_row(run["id"], run["workflow"], state, run["goal"][:60], phases)
     return table
 
 
@@ -124,18 +136,42 @@ def _questions_table(questions: list[dict[str, Any]]) -> Table:
 
 def _tasks_table(rs: dict[str, Any]) -> Table:
     table = Table(title=f"Tasks of {rs['run']['id']}", expand=True)
-    for column in ("phase", "task", "status", "priority", "title"):
+    for column in ("phase", "task", "status", "merge", "priority", "title"):
         table.add_column(column)
     for phase in rs["phases"]:
         for task in phase["tasks"]:
             style = STATUS_STYLE.get(task["status"], "")
+            merge = task.get("merge_state") or ""
             table.add_row(
                 f"{phase['phase']} {phase['name']}",
                 task["id"],
                 Text(task["status"], style=style),
+                Text(merge, style=MERGE_STYLE.get(merge, "")),
                 task["priority"],
                 task["title"][:80],
             )
+    return table
+
+
+def _merges_table(rs: dict[str, Any]) -> Table:
+    """The run's merge queue in order, and what its completion still waits for."""
+    run = rs["run"]["id"]
+    missing = rs.get("missing_work") or []
+    title = f"Merge queue of {run} into heph/{run}"
+    if rs["run"].get("awaiting_merges"):
+        title += f" (the run completes when {len(missing)} missing tasks' work lands)"
+    table = Table(title=title, expand=True)
+    for column in ("#", "task", "merge", "queued at", "title"):
+        table.add_column(column)
+    for n, merge in enumerate(rs.get("merge_queue") or [], start=1):
+        table.add_row(str(n), merge["task_id"], Text(merge["state"], style=MERGE_STYLE.get(
+            merge["state"], "")), merge["queued_at"] or "", merge["title"][:80])  # fmt: skip
+    queued = {m["task_id"] for m in rs.get("merge_queue") or []}
+    for work in missing:
+        if work["task_id"] not in queued:
+            state = work["merge_state"] or "not queued yet"
+            table.add_row("-", work["task_id"], Text(state, style=MERGE_STYLE.get(state, "")),
+                          "", f"missing: {work['title'][:70]}")  # fmt: skip
     return table
 
 

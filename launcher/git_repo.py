@@ -10,6 +10,7 @@ so concurrent launches never race on git's own lock files.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,11 +21,17 @@ from git.exc import InvalidGitRepositoryError, NoSuchPathError
 
 # Commits Hephaestus itself makes (merges, an agent's uncommitted leftovers).
 OWN_IDENTITY = {
+    # Agents may write objects and their own refs; a replace ref one of them planted must
+    # not change what our merges read.
+    "GIT_NO_REPLACE_OBJECTS": "1",
     "GIT_AUTHOR_NAME": "Hephaestus",
     "GIT_AUTHOR_EMAIL": "hephaestus@localhost",
     "GIT_COMMITTER_NAME": "Hephaestus",
     "GIT_COMMITTER_EMAIL": "hephaestus@localhost",
 }
+
+
+SAFE = ("-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null")
 
 
 class GitError(RuntimeError):
@@ -66,9 +73,14 @@ class GitRepo:
         self.common_dir = Path(repo.common_dir).resolve()
         self._lock = threading.Lock()
 
-    def _git(self, *args: str, cwd: Path | None = None, check: bool = True) -> tuple[int, str]:
-        command = ["git", "-C", str(cwd or self.root), *args]
-        with self._lock:
+    def _git(
+        self, *args: str, cwd: Path | None = None, check: bool = True, shared: bool = True
+    ) -> tuple[int, str]:
+        """Run git; `shared=False` is for a worktree only its caller uses (the merge queue's
+        scratch), whose checkout writes none of the files the lock guards."""
+        # Our git runs in agents' worktrees too: nothing there may make it run a program.
+        command = ["git", "-C", str(cwd or self.root), *SAFE, *args]
+        with self._lock if shared else contextlib.nullcontext():
             status, out, err = self._repo.git.execute(
                 command, with_extended_output=True, with_exceptions=False, env=OWN_IDENTITY
             )
@@ -89,6 +101,13 @@ class GitRepo:
     def resolve(self, ref: str) -> str | None:
         status, out = self._git("rev-parse", "--verify", "-q", ref + "^{commit}", check=False)
         return out.strip() if status == 0 else None
+
+    def tips(self, *branches: str) -> dict[str, str | None]:
+        """The commit of each branch (None when it does not exist), in one git call."""
+        refs = [f"refs/heads/{b}" for b in branches]
+        out = self._git("for-each-ref", "--format=%(refname) %(objectname)", *refs)[1]
+        found = dict(line.split(" ", 1) for line in out.splitlines() if line)
+        return {b: found.get(r) for b, r in zip(branches, refs, strict=True)}
 
     def ensure_branch(self, name: str, start: str = "HEAD") -> str:
         """Create the branch at `start` unless it exists; returns its commit."""
@@ -141,7 +160,18 @@ class GitRepo:
         new = self.resolve(f"refs/heads/{source}")
         if old is None or new is None:
             raise GitError(f"cannot merge {source} into {target}: a branch is missing")
-        if self._git("merge-base", "--is-ancestor", new, old, check=False)[0] == 0:
+        outcome = self.merge_commit(old, new, message)
+        if outcome.commit is not None and not self.advance(target, outcome.commit, old):
+            raise GitError(f"{target} moved while {source} was merged into it; nothing changed")
+        return outcome
+
+    def merge_commit(self, old: str, new: str, message: str) -> MergeOutcome:
+        """The merge of commit `new` into commit `old`, made on objects alone: no branch moves.
+
+        "merged" carries the new merge commit, still unreferenced; "nothing" means `new` is
+        already in `old`.
+        """
+        if self.is_ancestor(new, old):
             return MergeOutcome("nothing")
         status, out = self._git(
             "merge-tree", "--write-tree", "--name-only", "--no-messages", old, new, check=False
@@ -150,11 +180,58 @@ class GitRepo:
         if status == 1:
             return MergeOutcome("conflict", conflicts=sorted(set(lines[1:])))
         if status != 0 or not lines:
-            raise GitError(f"git merge-tree failed ({status}) merging {source} into {target}")
+            raise GitError(f"git merge-tree failed ({status}) merging {new[:12]} into {old[:12]}")
         commit = self._git("commit-tree", lines[0], "-p", old, "-p", new, "-m", message)[1]
-        # Compare-and-swap: fails rather than overwrite a branch that moved meanwhile.
-        self._git("update-ref", f"refs/heads/{target}", commit.strip(), old)
         return MergeOutcome("merged", commit=commit.strip())
+
+    def advance(self, branch: str, new: str, old: str) -> bool:
+        """Compare-and-swap: move `branch` from `old` to `new`; False if it no longer is `old`."""
+        return self._git("update-ref", f"refs/heads/{branch}", new, old, check=False)[0] == 0
+
+    def is_ancestor(self, commit: str, of: str) -> bool:
+        return self._git("merge-base", "--is-ancestor", commit, of, check=False)[0] == 0
+
+    def checkout_scratch(self, path: Path, commit: str) -> None:
+        """A detached checkout of `commit` at `path`: a worktree made once and reused (a
+        checkout between two merged trees touches only what differs). `clean_scratch` must
+        have removed what the last command left there."""
+        if (path / ".git").exists():
+            self._git("checkout", "-q", "--detach", "--force", commit, cwd=path, shared=False)
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._git("worktree", "prune")
+        self._git("worktree", "add", "-q", "--detach", str(path), commit)
+
+    def clean_scratch(self, path: Path) -> None:
+        """Remove every file the last check made (build output, caches, ignored ones too)."""
+        if (path / ".git").exists():
+            self._git("clean", "-q", "-ffdx", cwd=path, shared=False)
+
+    def current_branch(self) -> str | None:
+        """The branch checked out in the project's own working copy; None when detached."""
+        status, out = self._git("symbolic-ref", "--short", "-q", "HEAD", check=False)
+        return out.strip() if status == 0 else None
+
+    def checked_out_at(self, branch: str) -> Path | None:
+        """The working copy (the project's or any worktree) that has `branch` checked out."""
+        listing = self._git("worktree", "list", "--porcelain")[1]
+        path = None
+        for line in listing.splitlines():
+            if line.startswith("worktree "):
+                path = Path(line.removeprefix("worktree "))
+            elif line == f"branch refs/heads/{branch}":
+                return path
+        return None
+
+    def dirty_files(self, path: Path) -> list[str]:
+        """Tracked files with changes, staged or not, in the working copy at `path`."""
+        out = self._git("status", "--porcelain", "--untracked-files=no", cwd=path)[1]
+        return sorted(line[3:].strip() for line in out.splitlines() if line.strip())
+
+    def read_tree(self, path: Path, old: str, new: str, dry_run: bool = False) -> None:
+        """Move the index and files at `path` from `old` to `new` (a clean working copy whose
+        branch was just moved); a dry run says whether it would refuse, changing nothing."""
+        self._git("read-tree", *(["-n"] if dry_run else []), "-m", "-u", old, new, cwd=path)
 
     def delete_branch(self, name: str) -> None:
         self._git("branch", "-D", name, check=False)

@@ -3,10 +3,11 @@
 It is an MCP client with the ops role and never opens the database. It hears
 about work through a `subscriptions/listen` stream on `heph://queue` (with a
 slow poll as a safety net), claims tasks one atomic call at a time, starts
-each agent, watches its session, and when the task is finished merges its
-branch into the run's branch and removes what it created. Sessions outlive
-the launcher: a restarted launcher re-adopts them instead of starting
-duplicates.
+each agent in a worktree holding the work its task comes from, watches its
+session, and when the task is finished puts its branch in the run's merge
+queue and removes what it created. Sessions outlive the launcher: a
+restarted launcher re-adopts them instead of starting duplicates, and
+queues again the merges it left unfinished.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,18 +23,20 @@ from claude_config.confinement import Confinement, claude_git_env
 from claude_config.templates import AgentLaunch, CliTemplate, cli_template, render_argv
 from heph_mcp.client import HephCallError, HephClient
 from heph_mcp.notify import QUEUE_URI
-from heph_mcp.services.common import task_branch
 from heph_mcp.settings import Settings
 from launcher import workspace
 from launcher.dialogs import find_dialog
 from launcher.git_repo import GitError, GitRepo, run_branch
+from launcher.lineage import Holding
+from launcher.merge_queue import MergeJob, MergeQueue, Observer
 from launcher.netproxy import NetworkGate, open_gate
 from launcher.sandbox import confined_argv, plan_for
 from launcher.sessions import AgentSession, Verdict, judge, session_name
 from launcher.tmux import PaneState, Tmux, TmuxError
+from launcher.worktrees import Worktrees
 
 log = logging.getLogger("heph.launcher")
-Observer = Callable[[str, dict[str, Any]], None]
+__all__ = ["Launcher", "Observer"]
 PANE_LOG_LINES = 2000
 DIALOG_LINES = 40  # the bottom of the pane, where a dialog would be
 AGENT_IDENTITY = {"GIT_AUTHOR_NAME": "Hephaestus agent", "GIT_COMMITTER_NAME": "Hephaestus agent"}
@@ -62,6 +64,8 @@ class Launcher:
         self._observe = observer or (lambda kind, data: None)
         self._agent_env: dict[str, str] = {}
         self.gate: NetworkGate | None = None
+        self.merges = MergeQueue(repo, client, settings, self._observe)
+        self.worktrees = Worktrees(repo, client)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until `stop` is set; sessions are left running for the next launcher."""
@@ -86,6 +90,7 @@ class Launcher:
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
+            await self.merges.close()
             if self.gate is not None:
                 await self.gate.close()
 
@@ -97,8 +102,11 @@ class Launcher:
             self.gate = await open_gate(domains, ports)
 
     async def step(self, claim: bool = True) -> None:
-        """One pass: settle sessions that need it, then fill free slots."""
+        """One pass: settle sessions that need it, take land requests, fill free slots."""
         ended = await self.reconcile() if self.sessions else 0
+        if claim:
+            self.merges.poke()  # a task failed or was cancelled: merges waiting on it look again
+            await self._take_land_requests()
         if claim or ended:
             await self.fill()
 
@@ -122,6 +130,7 @@ class Launcher:
             worker=self.worker,
             reason="claimed by a launcher that stopped before starting its agent",
         )
+        await self.merges.resume()
 
     async def fill(self) -> None:
         while len(self.sessions) < self.slots:
@@ -158,12 +167,16 @@ class Launcher:
         )
         try:
             # The worktree and the brief do not depend on each other: prepare both at once.
-            _, brief = await asyncio.gather(
-                self._worktree(session, task.get("base_ref")),
-                self.client.prompt("task_brief", task_id=task_id),
+            holding, brief = await asyncio.gather(
+                self._worktree(session, task), self.client.prompt("task_brief", task_id=task_id)
             )
             launch.confinement = self._confinement(session, template)
-            env = await asyncio.to_thread(workspace.prepare, template, launch, brief)
+            env, _ = await asyncio.gather(
+                asyncio.to_thread(
+                    workspace.prepare, template, launch, f"{brief}\n\n{holding.text()}"
+                ),
+                self.worktrees.record(task_id, holding),
+            )
             env |= self._identity_env(session)
             if launch.confinement is not None and template.sandbox == "claude":
                 env |= claude_git_env()
@@ -185,17 +198,14 @@ class Launcher:
         proxy = (self.gate.http_port, self.gate.socks_port) if self.gate else None
         return plan_for(self.settings, session, template.sandbox, self.repo.common_dir, proxy)
 
-    async def _worktree(self, session: AgentSession, base_ref: str | None) -> None:
+    async def _worktree(self, session: AgentSession, task: dict[str, Any]) -> Holding:
         """A worker's own branch, or for a validator a read-only checkout of what it judges."""
         if session.kind == "work":
-            base = base_ref or run_branch(session.run_id)
-            await self.repo.call("add_worktree", session.worktree, session.branch, base)
-            return
-        ref = run_branch(session.run_id)
+            live = {s.task_id: s.worktree for s in self.sessions.values() if s.kind == "work"}
+            return await self.worktrees.for_worker(session, task, live)
         if session.validates is not None:
             await self._hand_off(session.validates)
-            ref = task_branch(session.run_id, session.validates)
-        await self.repo.call("add_review_worktree", session.worktree, ref)
+        return await self.worktrees.for_validator(session)
 
     async def _hand_off(self, task_id: str) -> None:
         """End the worker of a task under validation first, so its leftovers are committed."""
@@ -245,7 +255,7 @@ class Launcher:
         self._keep_pane(session, pane)
         reason = _with_pane(verdict, reason, pane)
         await self.tmux.call("kill", session.session)
-        reason = await self._keep_work(session, verdict, reason)
+        reason, merge = await self._keep_work(session, verdict, reason)
         private = session.private_dir or session.agent_dir
         await asyncio.to_thread(workspace.remove, session.agent_dir, private, session.worktree)
         if verdict != "gone":
@@ -253,32 +263,36 @@ class Launcher:
                 await self.client.call(
                     "report_agent_exit", agent_id=session.agent_id, reason=reason
                 )
+        if merge is not None:  # only now: its outcome may send the task back to the queue
+            self.merges.put(merge)
         del self.sessions[session.agent_id]
         self._observe("ended", {"task_id": session.task_id, "verdict": verdict, "at": time.time()})
         log.info("task %s: %s (%s)", session.task_id, verdict, reason.splitlines()[0][:120])
 
-    async def _keep_work(self, session: AgentSession, verdict: Verdict, reason: str) -> str:
-        """Commit a worker's leftovers, merge finished work, remove the worktree.
+    async def _keep_work(
+        self, session: AgentSession, verdict: Verdict, reason: str
+    ) -> tuple[str, MergeJob | None]:
+        """Commit a worker's leftovers, queue finished work for merging, remove the worktree.
 
-        Returns the exit reason, with any git failure added to it.
+        Returns the exit reason, with any failure added to it, and the merge to start once the
+        exit is reported (the server already lists it as queued).
         """
-        keep_branch = True
+        merge = None
         try:
             if session.kind == "work":
                 message = f"heph: uncommitted work of {session.task_id}"
                 await self.repo.call("commit_leftovers", session.worktree, message)
                 if verdict == "finished":
-                    merged = await self._merge(session.run_id, session.task_id, session.title)
-                    keep_branch = not merged
+                    merge = await self.merges.enqueue(
+                        session.run_id, session.task_id, session.title
+                    )
             elif verdict == "finished" and session.validates is not None:
                 await self._merge_validated(session.validates)
-        except GitError as exc:
-            log.error("git failed for task %s: %s", session.task_id, exc)
-            reason = f"{reason} (git: {exc})"
+        except (GitError, HephCallError) as exc:
+            log.error("keeping the work of task %s failed: %s", session.task_id, exc)
+            reason = f"{reason} (merge: {exc})"
         await self.repo.call("remove_worktree", session.worktree)
-        if not keep_branch:
-            await self.repo.call("delete_branch", session.branch)
-        return reason
+        return reason, merge
 
     def _keep_pane(self, session: AgentSession, pane: str) -> None:
         """Keep the session's last screenfuls after it is gone: what did the agent do?"""
@@ -286,31 +300,21 @@ class Launcher:
             self.settings.logs_dir.mkdir(parents=True, exist_ok=True)
             (self.settings.logs_dir / f"{session.session}.{session.agent_id}.log").write_text(pane)
 
-    async def _merge(self, run_id: str, task_id: str, title: str) -> bool:
-        """Merge a finished task into its run's branch; returns whether its branch can go."""
-        outcome = await self.repo.call(
-            "merge",
-            run_branch(run_id),
-            task_branch(run_id, task_id),
-            f"Merge task {task_id}: {title}",
-        )
-        await self.client.call(
-            "record_merge",
-            task_id=task_id,
-            state=outcome.state,
-            commit=outcome.commit,
-            conflicts=outcome.conflicts,
-        )
-        self._observe("merged", {"task_id": task_id, "state": outcome.state})
-        return bool(outcome.state != "conflict")
-
     async def _merge_validated(self, task_id: str) -> None:
-        """A validator passed the work: merge it now (its worker ended at hand-off)."""
+        """A validator passed the work: queue its merge now (its worker ended at hand-off)."""
         task = await self.client.call("get_task", task_id=task_id)
-        if task["status"] != "done" or task.get("merge_state") is not None:
+        if task["status"] == "done" and task.get("merge_state") in (None, "verify_failed"):
+            await self.merges.submit(task["run_id"], task_id, task["title"])
+
+    async def _take_land_requests(self) -> None:
+        """Land requests go through their run's merge queue, after the merges before them."""
+        try:
+            claimed = await self.client.call("claim_land_requests", worker=self.worker)
+        except HephCallError as exc:
+            log.warning("land requests not taken: %s", exc)
             return
-        if await self._merge(task["run_id"], task_id, task["title"]):
-            await self.repo.call("delete_branch", task_branch(task["run_id"], task_id))
+        for request in claimed.get("requests", []):
+            self.merges.land(request)
 
     async def _ensure_run_branch(self, run_id: str) -> None:
         if run_id not in self._runs_ready:

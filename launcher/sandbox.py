@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 from claude_config.confinement import Confinement
@@ -89,9 +91,11 @@ def bwrap_argv(plan: Confinement, argv: list[str]) -> list[str]:
     for folder in (*_shared_sockets(), *plan.hidden):
         args += ["--tmpfs", str(folder)]
     judged = [plan.worktree, plan.git_dir] if plan.read_only else []
-    for path in _existing(plan.brief, plan.private, *judged):
+    git_seen = [plan.git_dir] if plan.git_read_only else []
+    for path in _existing(plan.brief, plan.private, *judged, *git_seen):
         args += ["--ro-bind", str(path), str(path)]
-    writable = [plan.scratch] if plan.read_only else [plan.worktree, plan.git_dir, plan.scratch]
+    writable = [plan.scratch] if plan.read_only else [plan.worktree, plan.scratch]
+    writable += [] if plan.read_only or plan.git_read_only else [plan.git_dir]
     for path in _existing(*writable, *plan.extra_writable):
         args += ["--bind", str(path), str(path)]
     for path in _existing(*plan.git_guarded):
@@ -171,3 +175,22 @@ def confined_argv(template: CliTemplate, plan: Confinement | None, argv: list[st
     if plan is None or template.sandbox != "bwrap":
         return argv
     return bwrap_argv(plan, argv)
+
+
+def check_plan(settings: Settings, scratch: Path, git_dir: Path) -> Confinement:
+    """A merge's verify command runs agents' code too: the same walls, its checkout writable,
+    the git dir readable only."""
+    return Confinement(
+        worktree=scratch, brief=scratch, private=scratch, state_dir=settings.state_dir,
+        private_root=settings.private_root, git_dir=git_dir, scratch=scratch,
+        network=tuple(settings.network_allowed_domains), git_read_only=True,
+        extra_writable=tuple(settings.agent_writable_paths),
+    )  # fmt: skip
+
+
+SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|CREDENTIAL|^HEPH_", re.IGNORECASE)
+
+
+def check_env(env: Mapping[str, str]) -> dict[str, str]:
+    """The launcher's environment without its credentials (API keys, tokens)."""
+    return {name: value for name, value in env.items() if not SECRET_NAME.search(name)}

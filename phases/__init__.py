@@ -16,6 +16,7 @@ from phases.models import (
     LaunchParameter,
     Phase,
     Validation,
+    Verify,
     Workflow,
     WorkflowConfig,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "LaunchParameter",
     "Phase",
     "Validation",
+    "Verify",
     "Workflow",
     "WorkflowConfig",
     "WorkflowLoadError",

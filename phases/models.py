@@ -30,6 +30,37 @@ class Validation(_Strict):
     instructions: str = ""
 
 
+class Verify(_Strict):
+    """A check the run's branch must pass: it runs on each merged tree before `heph/<run>` moves,
+    so the branch never holds a commit that fails it. A bare string is the command."""
+
+    command: str = Field(
+        min_length=1,
+        max_length=4096,
+        description="Run with `sh -c` at the root of the merged tree; exit status 0 passes",
+    )
+    timeout: float = Field(
+        default=600.0, gt=0, le=86400, description="Seconds before the check is stopped as failed"
+    )
+    on_fail: Literal["needs_work", "fix_task"] = Field(
+        default="needs_work",
+        description="needs_work: the task goes back to its agent with the output;"
+        " fix_task: a new task starts from the task's branch to make the check pass",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _command_alone(cls, value: object) -> object:
+        return {"command": value} if isinstance(value, str) else value
+
+    @field_validator("command")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the verify command must not be blank")
+        return value
+
+
 class AgentSpec(_Strict):
     """Which agent CLI runs this phase's tasks; None means the launcher default."""
 
@@ -67,6 +98,9 @@ class Phase(_Strict):
     agent: AgentSpec = Field(default_factory=AgentSpec)
     approvals: ApprovalPolicy | None = Field(
         default=None, description="Rules tried before the workflow's for this phase's agents"
+    )
+    verify: Verify | None = Field(
+        default=None, description="This phase's merge check; replaces the workflow's"
     )
 
 
@@ -106,6 +140,9 @@ class WorkflowConfig(_Strict):
         default_factory=ApprovalPolicy,
         description="How requests an agent's settings do not allow are decided",
     )
+    verify: Verify | None = Field(
+        default=None, description="The merge check of every phase that names none of its own"
+    )
 
 
 class FirstTask(_Strict):
@@ -141,6 +178,10 @@ class Workflow(_Strict):
             f"workflow {self.name!r} has no phase {ref!r}; phases are "
             + ", ".join(f"{p.id} ({p.name})" for p in self.phases)
         )
+
+    def verify_for(self, ref: int | str) -> Verify | None:
+        """The merge check of a phase's tasks: the phase's own, else the workflow's."""
+        return self.phase(ref).verify or self.config.verify
 
     def render_first_task(self, goal: str, params: dict[str, str]) -> tuple[str, str]:
         """Substitute goal and launch parameters into the first task; missing required ones fail."""

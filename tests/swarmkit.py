@@ -155,7 +155,7 @@ class Swarm:
         """Tasks, events and panes, so a timed-out test says where the run got stuck."""
         with self.db() as db:
             tasks = db.execute(
-                "SELECT id, phase, status, attempts, failure_reason, title FROM tasks"
+                "SELECT id, phase, status, attempts, failure_reason, title, summary FROM tasks"
                 " WHERE run_id = ?",
                 (run,),
             ).fetchall()

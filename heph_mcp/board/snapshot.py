@@ -84,6 +84,11 @@ def run_view(
             }
             for agent in status.agents
         ],
+        "merges": {
+            "queue": [m.model_dump() for m in status.merge_queue],
+            "missing": [w.model_dump() for w in status.missing_work],
+            "landings": [land.model_dump() for land in status.landings],
+        },
         "steers": [s.model_dump() for s in guardian.steers] if guardian else [],
         "questions": [
             q.model_dump(include={"id", "task_id", "agent_id", "tool", "subject", "expires_at"})
@@ -134,8 +139,10 @@ def task_columns(tasks: list[TaskSummary]) -> dict[str, Any]:
 
 def _card(task: TaskSummary) -> dict[str, Any]:
     return task.model_dump(
-        include={"id", "phase", "phase_name", "title", "priority", "status", "created_by"}
-    )
+        include={
+            "id", "phase", "phase_name", "title", "priority", "status", "created_by", "merge_state"
+        }
+    )  # fmt: skip
 
 
 def task_graph(tasks: list[TaskSummary]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from heph_mcp.services.common import RunWorkflows, TaskReader
 from heph_mcp.services.conductor import ConductorService
 from heph_mcp.services.dedup import TaskDeduper
 from heph_mcp.services.guidance import GuidanceService
+from heph_mcp.services.landings import LandService
 from heph_mcp.services.memories import MemoryService
 from heph_mcp.services.merges import MergeService
 from heph_mcp.services.results import ResultService
@@ -49,6 +50,7 @@ class Services:
     tickets: TicketService
     ticket_search: TicketSearch
     approvals: ApprovalService
+    landings: LandService
 
     @classmethod
     async def create(
@@ -70,18 +72,21 @@ class Services:
         tasks = TaskService(store, run_workflows, reader, dedup, notifier)
         results = ResultService(store, run_workflows, notifier)
         ticket_search = TicketSearch(store, memory)
+        landings = LandService(store, notifier)
         return cls(
             settings=settings,
             store=store,
             identity=identity,
             workflows=workflows,
-            runs=RunService(store, workflows, run_workflows, reader, dedup, notifier),
+            runs=RunService(store, workflows, run_workflows, reader, landings, dedup, notifier),
             tasks=tasks,
             agents=AgentService(store, identity, reader, settings, notifier),
             memories=MemoryService(store, memory, settings),
             dedup=dedup,
             run_workflows=run_workflows,
-            merges=MergeService(store, tasks, reader, run_workflows),
+            merges=MergeService(
+                store, tasks, reader, run_workflows, notifier, settings.max_validation_iterations
+            ),
             notifier=notifier,
             guidance=GuidanceService(store, settings),
             conductor=ConductorService(store, memory, tasks, settings.overlap_threshold, notifier),
@@ -92,6 +97,7 @@ class Services:
             tickets=TicketService(store, run_workflows, ticket_search, notifier),
             ticket_search=ticket_search,
             approvals=ApprovalService(store, run_workflows, settings, notifier),
+            landings=landings,
         )
 
     async def finish_task(

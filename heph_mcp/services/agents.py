@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from heph_mcp.errors import Conflict, NotFound
 from heph_mcp.identity import Identity
+from heph_mcp.merge_records import Lineage
 from heph_mcp.notify import Notifier
 from heph_mcp.records import ACTIVE_STATUSES, Agent, Principal, Task, iso
 from heph_mcp.services.approvals import cancel_pending
@@ -171,7 +172,7 @@ class AgentService:
             if row["agent_status"] == "exited":
                 raise Conflict(f"agent {agent_id} has already exited")
             await self._end_agent(db, agent_id, reason)
-            status = await self._settle_task(db, dict(row), reason, principal.id)
+            status = await self._settle_task_of(db, agent_id, dict(row), reason, principal.id)
         if status == "queued":
             await self._notifier.queue_changed()
         # Only an open task can be settled, so "queued" afterwards means it was retried.
@@ -181,6 +182,19 @@ class AgentService:
             task_status=status,
             retried=status == "queued",
         )
+
+    async def record_lineage(self, principal: Principal, task_id: str, lineage: Lineage) -> Task:
+        """What the launcher put in the task's worktree, so get_task can show it."""
+        async with self._store.transaction() as db:
+            cursor = await db.execute(
+                "UPDATE tasks SET lineage = ?, updated_at = ? WHERE id = ?",
+                (lineage.model_dump_json(), now(), task_id),
+            )
+            if cursor.rowcount == 0:
+                raise NotFound(f"no task {task_id!r}")
+            await record_event(db, principal.id, "lineage_recorded", task_id=task_id,
+                               start=lineage.start)  # fmt: skip
+        return await self._reader.one(task_id)
 
     async def heartbeat(self, worker: str, lease: float) -> int:
         async with self._store.transaction() as db:
@@ -302,6 +316,25 @@ class AgentService:
         )
         await self._identity.revoke(db, agent_id)
         await cancel_pending(db, agent_id, reason)
+
+    async def _settle_task_of(
+        self,
+        db: aiosqlite.Connection,
+        agent_id: str,
+        row: Mapping[str, Any],
+        reason: str,
+        actor: str,
+    ) -> str:
+        """Settle the task an agent leaves, unless a newer agent already works on it (the
+        task came back to the queue meanwhile): the old agent's exit is no verdict on it."""
+        newer = await query_one(
+            db,
+            "SELECT id FROM agents WHERE task_id = ? AND status = 'running' AND id != ?",
+            (row["task_id"], agent_id),
+        )
+        if newer is not None:
+            return str(row["status"])
+        return await self._settle_task(db, row, reason, actor)
 
     async def _settle_task(
         self, db: aiosqlite.Connection, row: Mapping[str, Any], reason: str, actor: str

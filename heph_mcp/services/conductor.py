@@ -13,8 +13,10 @@ from pydantic import BaseModel
 
 from heph_mcp.errors import Conflict, NotFound
 from heph_mcp.memory import Memory
+from heph_mcp.merge_records import PENDING_MERGES
 from heph_mcp.notify import Notifier
 from heph_mcp.records import OPEN_STATUSES, Principal, Task
+from heph_mcp.services.branch_work import complete_if_landed
 from heph_mcp.services.common import now, record_event
 from heph_mcp.services.tasks import TaskService
 from heph_mcp.store import Store, query_one
@@ -108,12 +110,14 @@ class ConductorService:
         return await self._tasks.reader.one(task_id)
 
     async def diagnose_stalled(self, principal: Principal) -> list[Task]:
-        """One diagnostic phase-1 task for each active run where nothing can move (once)."""
+        """One diagnostic phase-1 task for each active run where nothing can move (once); a
+        merge still in the run's queue is movement."""
+        await self._complete_waiting(principal)
         marks = ",".join("?" * len(MOVING))
         rows = await self._store.fetchall(
             "SELECT r.id, r.goal FROM runs r WHERE r.status = 'active'"
             " AND NOT EXISTS (SELECT 1 FROM tasks t WHERE t.run_id = r.id"
-            f"  AND t.status IN ({marks}))"
+            f"  AND (t.status IN ({marks}) OR t.merge_state IN {PENDING_MERGES!r}))"
             " AND NOT EXISTS (SELECT 1 FROM tasks d WHERE d.run_id = r.id AND d.title = ?)",
             (*MOVING, DIAGNOSTIC_TITLE),
         )
@@ -135,3 +139,17 @@ class ConductorService:
                 )
             )  # fmt: skip
         return created
+
+    async def _complete_waiting(self, principal: Principal) -> None:
+        """Complete the runs waiting for merges that no longer miss anything: their last missing
+        work may have stopped being owed without a merge (failed, cancelled), which no landing
+        will report."""
+        rows = await self._store.fetchall(
+            "SELECT id FROM runs WHERE status = 'active' AND awaiting_merges_since IS NOT NULL"
+        )
+        completed = False
+        for row in rows:
+            async with self._store.transaction() as db:
+                completed |= await complete_if_landed(db, row["id"], principal.id)
+        if completed:
+            await self._notifier.queue_changed()

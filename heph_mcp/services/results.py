@@ -16,6 +16,7 @@ import aiosqlite
 from heph_mcp.errors import Conflict, InvalidRequest, NotFound
 from heph_mcp.notify import Notifier
 from heph_mcp.records import Principal, Result
+from heph_mcp.services.branch_work import hold_for_merges, missing_work
 from heph_mcp.services.common import (
     RunWorkflows,
     close_run,
@@ -99,9 +100,23 @@ class ResultService:
         workflow = await self._workflows.get(row["run_id"])
         await record_event(db, actor, "result_validated", run_id=row["run_id"], result=row["id"])
         if workflow.config.on_result_found == "stop_all":
-            cancelled = await close_run(db, row["run_id"], "completed", actor)
-            return f"result validated: run completed, {cancelled} open tasks cancelled (stop_all)"
+            return await self._stop_all(db, row["run_id"], actor)
         return "result validated; the run keeps going (on_result_found: keep_going)"
+
+    @staticmethod
+    async def _stop_all(db: aiosqlite.Connection, run_id: str, actor: str) -> str:
+        """Complete the run, unless done work is still missing from its branch: then it waits
+        for those merges and completes when the last one lands."""
+        owed = await missing_work(db, run_id)
+        if owed:
+            cancelled = await hold_for_merges(db, run_id, owed, actor)
+            names = ", ".join(w.task_id for w in owed)
+            return (
+                f"result validated; the run completes once the work of {names} is on"
+                f" heph/{run_id} ({cancelled} open tasks not needed for that cancelled)"
+            )
+        cancelled = await close_run(db, run_id, "completed", actor)
+        return f"result validated: run completed, {cancelled} open tasks cancelled (stop_all)"
 
     async def _rejected(self, db: aiosqlite.Connection, row: aiosqlite.Row, feedback: str) -> str:
         """Tell the submitter, if its agent still runs; anyone may submit a better result."""

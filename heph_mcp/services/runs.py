@@ -19,6 +19,7 @@ from heph_mcp.records import (
     iso,
 )
 from heph_mcp.services.approvals import pending_questions
+from heph_mcp.services.branch_work import merge_queue, missing, run_work
 from heph_mcp.services.common import (
     RunWorkflows,
     TaskReader,
@@ -29,6 +30,7 @@ from heph_mcp.services.common import (
 )
 from heph_mcp.services.dedup import TaskDeduper
 from heph_mcp.services.guidance import guardian_view
+from heph_mcp.services.landings import LandService
 from heph_mcp.services.results import run_results
 from heph_mcp.services.workflows import WorkflowService
 from heph_mcp.store import Store
@@ -56,6 +58,7 @@ class RunService:
         workflows: WorkflowService,
         run_workflows: RunWorkflows,
         tasks: TaskReader,
+        landings: LandService,
         dedup: TaskDeduper | None = None,
         notifier: Notifier | None = None,
     ):
@@ -63,6 +66,7 @@ class RunService:
         self._workflows = workflows
         self._run_workflows = run_workflows
         self._tasks = tasks
+        self._landings = landings
         self._dedup = dedup
         self._notifier = notifier or Notifier()
 
@@ -168,6 +172,9 @@ class RunService:
             guardian=await guardian_view(self._store, run.id, steers=5),
             results=await run_results(self._store, run.id),
             questions=await pending_questions(self._store, run.id),
+            merge_queue=await merge_queue(self._store, "run_id = ?", (run.id,)),
+            missing_work=missing(await run_work(self._store, run.id)),
+            landings=await self._landings.of_run(run.id),
         )
 
 
@@ -187,6 +194,7 @@ def _run_from_row(row) -> Run:  # type: ignore[no-untyped-def]
         params=json.loads(row["params"]),
         status=row["status"],
         created_at=iso(row["created_at"]),
+        awaiting_merges=row["status"] == "active" and row["awaiting_merges_since"] is not None,
     )
 
 

@@ -68,6 +68,7 @@ class TaskService:
         parent_task_id: str | None = None,
         check_duplicates: bool = True,
         ticket_id: str | None = None,
+        carries: str | None = None,
     ) -> Task:
         if not title.strip() or not description.strip():
             raise InvalidRequest("title and description must not be blank")
@@ -90,6 +91,7 @@ class TaskService:
             depends_on=sorted(set(depends_on or [])),
             base_ref=base_ref,
             ticket_id=ticket_id,
+            carries=carries,
         )
         if self._dedup is None or not check_duplicates:
             await self._store_new(principal, task)
@@ -140,8 +142,8 @@ class TaskService:
         await db.execute(
             "INSERT INTO tasks (id, run_id, phase, title, description, done_definition,"
             " priority, status, created_by, parent_task_id, duplicate_of, base_ref, ticket_id,"
-            " created_at, updated_at, kind, validates, result_id)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " created_at, updated_at, kind, validates, result_id, carries)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 task.id,
                 task.run_id,
@@ -161,6 +163,7 @@ class TaskService:
                 task.kind,
                 task.validates,
                 task.result_id,
+                task.carries,
             ),
         )
         if task.related:

@@ -93,8 +93,8 @@ class ValidationService:
             await _event(db, validator, "validation_failed", feedback, final=True)
             return f"task {work_id} failed: {reason}"
         await db.execute(
-            "UPDATE tasks SET status = 'needs_work', feedback = ?, claimed_by = NULL,"
-            " updated_at = ? WHERE id = ?",
+            "UPDATE tasks SET status = 'needs_work', feedback = ?, feedback_from = 'validator',"
+            " claimed_by = NULL, updated_at = ? WHERE id = ?",
             (feedback, now(), work_id),
         )
         await _event(db, validator, "validation_failed", feedback, final=False)
@@ -113,9 +113,10 @@ async def _close(
     ts = now()
     await db.execute(
         "UPDATE tasks SET status = ?, summary = ?, feedback = COALESCE(?, feedback),"
+        " feedback_from = CASE WHEN ? IS NULL THEN feedback_from ELSE 'validator' END,"
         " failure_reason = COALESCE(?, failure_reason), lease_expires_at = NULL,"
         " updated_at = ?, finished_at = ? WHERE id = ?",
-        (status, summary, feedback, reason, ts, ts, task_id),
+        (status, summary, feedback, feedback, reason, ts, ts, task_id),
     )
 
 

@@ -12,8 +12,10 @@ from fastmcp import Context, FastMCP
 from pydantic import BaseModel, Field
 
 from heph_mcp.identity import current_principal
+from heph_mcp.merge_records import LandRequest, Lineage, MergeCheck, MergeState, QueuedMerge
 from heph_mcp.records import Agent, Principal, Task
 from heph_mcp.services.agents import AgentSession, AgentView, Claim, ExitOutcome, Released
+from heph_mcp.services.merges import MergeRecorded
 from heph_mcp.tools.common import ADDITIVE, ID_MAX, IDEMPOTENT_WRITE, READ_ONLY, roles, services
 
 Ident = Annotated[str, Field(min_length=1, max_length=ID_MAX, pattern=r"^[A-Za-z0-9_.:@\-]+$")]
@@ -33,10 +35,12 @@ class Renewed(BaseModel):
     renewed: int
 
 
-class MergeRecorded(BaseModel):
-    task_id: str
-    merge_state: str
-    resolve_task: Task | None = None
+class PendingMerges(BaseModel):
+    merges: list[QueuedMerge]
+
+
+class LandRequests(BaseModel):
+    requests: list[LandRequest]
 
 
 Reason = Annotated[str, Field(min_length=1, max_length=4096)]
@@ -121,12 +125,43 @@ def register(mcp: FastMCP) -> None:
     async def record_merge(
         ctx: Context,
         task_id: Ident,
-        state: Literal["merged", "nothing", "conflict"],
+        state: MergeState,
         commit: Annotated[str | None, Field(pattern=r"^[0-9a-f]{40,64}$")] = None,
         conflicts: Annotated[list[Path], Field(max_length=500)] = [],  # noqa: B006
+        worker: Ident | None = None,
+        check: MergeCheck | None = None,
     ) -> MergeRecorded:
-        """Record how a finished task merged into its run's branch; a conflict queues a fix."""
-        resolve = await services(ctx).merges.record(
-            current_principal(), task_id, state, commit, conflicts
+        """Record a step of a task's merge through its run's queue: queued (the answer names the
+        verify check it must pass), verifying, then merged, nothing, conflict (queues a resolve
+        task) or verify_failed (sends the task back or queues a fix, as its workflow says)."""
+        return await services(ctx).merges.record(
+            current_principal(), task_id, state, commit, conflicts, worker, check
         )
-        return MergeRecorded(task_id=task_id, merge_state=state, resolve_task=resolve)
+
+    @mcp.tool(auth=roles("ops"), annotations=READ_ONLY)
+    async def pending_merges(ctx: Context, worker: Ident) -> PendingMerges:
+        """Merges this worker queued but never finished (queued or verifying), in queue order."""
+        return PendingMerges(merges=await services(ctx).merges.pending(worker))
+
+    @mcp.tool(auth=roles("ops"), annotations=IDEMPOTENT_WRITE)
+    async def record_lineage(ctx: Context, task_id: Ident, lineage: Lineage) -> Task:
+        """Record what a task's worktree held at start: branches and commits merged into it."""
+        return await services(ctx).agents.record_lineage(current_principal(), task_id, lineage)
+
+    @mcp.tool(auth=roles("ops"), annotations=ADDITIVE)
+    async def claim_land_requests(ctx: Context, worker: Ident) -> LandRequests:
+        """Take the pending requests to land a run's branch on the user's branch."""
+        return LandRequests(requests=await services(ctx).landings.claim(worker))
+
+    @mcp.tool(auth=roles("ops"), annotations=ADDITIVE)
+    async def record_land(
+        ctx: Context,
+        request_id: Ident,
+        state: Literal["landed", "nothing", "refused"],
+        message: Reason,
+        commit: Annotated[str | None, Field(pattern=r"^[0-9a-f]{40,64}$")] = None,
+    ) -> LandRequest:
+        """Report how a land request ended: landed (commit), nothing to land, or refused (why)."""
+        return await services(ctx).landings.record(
+            current_principal(), request_id, state, commit, message
+        )

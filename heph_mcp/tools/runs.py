@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from heph_mcp.brief import status_text
 from heph_mcp.identity import current_principal
+from heph_mcp.merge_records import LandRequest
 from heph_mcp.records import WorkflowStatus
 from heph_mcp.services.runs import CancelledRun, StartedRun
 from heph_mcp.tools.common import (
@@ -128,3 +129,27 @@ def register(mcp: FastMCP, limits: Limits) -> None:
     ) -> CancelledRun:
         """Cancel a run: its open tasks are cancelled and its agents will be stopped."""
         return await services(ctx).runs.cancel(current_principal(), run)
+
+    @mcp.tool(auth=roles("user"), annotations=IDEMPOTENT_WRITE)
+    async def land_run(
+        ctx: Context,
+        run: Annotated[str, Field(min_length=1, max_length=ID_MAX)],
+        into: Annotated[
+            str | None,
+            Field(
+                max_length=200,
+                pattern=r"^[A-Za-z0-9_][A-Za-z0-9._/\-]*$",
+                description="Your branch to merge the run into; default: the one checked out",
+            ),
+        ] = None,
+        wait_seconds: Annotated[
+            float, Field(ge=0, le=120, description="How long to wait for the launcher's answer")
+        ] = 30.0,
+    ) -> LandRequest:
+        """Merge the run's branch heph/<run> into your branch, now that you want its work.
+
+        A launcher does it with a compare-and-swap, after the run's pending merges; it
+        refuses (and changes nothing) when that branch is checked out with uncommitted
+        changes, or when the two conflict. Nothing else ever touches your branch.
+        """
+        return await services(ctx).landings.request(current_principal(), run, into, wait_seconds)

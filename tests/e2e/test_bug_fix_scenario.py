@@ -23,7 +23,7 @@ from claudekit import add_hephaestus, claude
 from modelkit import in_workdir, last_user_text, task_title, text, tool_use, turns
 from swarmkit import git
 
-from heph_mcp.client import HephClient, all_tasks_finished
+from heph_mcp.client import HephClient, all_tasks_finished, merges_settled
 from heph_mcp.identity import local_token
 from testkit import ServerProcess, artifacts_dir, save_artifacts
 
@@ -140,7 +140,7 @@ async def test_a_user_chat_seeds_a_bug_fix_run_that_real_claude_agents_carry_out
         run = (await user.status())["runs"][0]["run"]["id"]
         finished = lambda s: len(_tasks(s)) == 5 and all_tasks_finished(s)  # noqa: E731
         status = await user.wait_for(run, finished, timeout=420, interval=1)
-        await user.wait_for(run, lambda s: not s["agents"], timeout=60, interval=0.5)
+        await user.wait_for(run, merges_settled, timeout=60, interval=0.5)
 
     tasks = {t["title"]: t for t in _tasks(status)}
     assert {(t["phase"], t["status"]) for t in tasks.values()} == {(1, "done"), (2, "done"),

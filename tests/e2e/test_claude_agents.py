@@ -13,7 +13,7 @@ from typing import Any
 from modelkit import in_workdir, last_user_text, task_title, text, tool_use, turns
 
 from guardian.guardian import Guardian
-from heph_mcp.client import all_tasks_finished
+from heph_mcp.client import all_tasks_finished, merges_settled
 
 PLANS = {
     "Analyse the goal": [
@@ -55,7 +55,7 @@ async def test_claude_agents_plan_implement_commit_and_merge_through_hephaestus(
     status = await claude_swarm.wait(
         run, lambda s: sum(p["counts"].get("done", 0) for p in s["phases"]) == 2, timeout=180
     )
-    await claude_swarm.wait(run, lambda s: not s["agents"], timeout=60)
+    await claude_swarm.wait(run, merges_settled, timeout=60)
 
     assert all_tasks_finished(status)
     assert claude_swarm.git("show", f"heph/{run}:hello.txt") == "hello from claude"

@@ -13,6 +13,7 @@ from guardian.guardian import GUIDANCE_COMMAND, Guardian
 from guardian.judges import Verdict
 from guardian.observe import Observation
 from heph_mcp.cli import app
+from heph_mcp.client import merges_settled
 
 
 def guardian_for(swarm, llm=None) -> Guardian:
@@ -164,7 +165,8 @@ async def test_the_conductor_steers_the_later_of_two_agents_doing_the_same_work(
 async def test_the_conductor_gives_a_finished_run_one_diagnostic_task(swarm):
     await swarm.start_launcher()
     run = await swarm.start(scripted("Nothing much.", {"done": "ok"}))
-    await swarm.wait(run, lambda s: s["phases"][0]["counts"] == {"done": 1})
+    # Stopped: its one task is done and merged (a merge still queued is movement).
+    await swarm.wait(run, lambda s: s["phases"][0]["counts"] == {"done": 1} and merges_settled(s))
     guardian = guardian_for(swarm)
     async with guardian.client:
         await guardian.cycle()
@@ -192,9 +194,9 @@ APPROVAL_LABEL = (
 
 
 async def test_an_agent_on_a_dialog_is_recorded_blocked_at_once_and_nothing_is_typed_into_it(
-    swarm, tmp_path
+    swarm,
 ):
-    answered = tmp_path / "answered"
+    answered = swarm.exchange / "answered"
     goal = scripted(
         "Check a product with python.",
         {"show": str(APPROVAL)}, {"wait_file": str(answered)}, {"idle_prompt": True},

@@ -82,3 +82,11 @@ def test_check_gives_the_line_of_a_yaml_syntax_error(tmp_path):
 def test_check_of_a_missing_path_exits_1(tmp_path):
     result = _invoke("check", str(tmp_path / "nope"))
     assert result.exit_code == 1 and "no such file or folder" in result.stderr
+
+
+def test_check_accepts_a_verify_spec_and_show_prints_it(tmp_path):
+    path = tmp_path / "checked.yaml"
+    path.write_text(MINE + "config:\n  verify: {command: pytest -q, on_fail: fix_task}\n")
+    assert _invoke("check", str(path)).exit_code == 0
+    shown = _invoke("show", "mine", "--path", str(path))
+    assert "`pytest -q` within 600s, on failure fix_task" in shown.stdout

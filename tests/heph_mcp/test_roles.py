@@ -31,6 +31,7 @@ USER_TOOLS = TICKET_TOOLS | {
     "get_result",
     "list_questions",
     "answer_question",
+    "land_run",
 }
 AGENT_TOOLS = TICKET_TOOLS | {
     "create_task",
@@ -54,6 +55,10 @@ OPS_TOOLS = {
     "renew_leases",
     "release_claim",
     "record_merge",
+    "pending_merges",
+    "record_lineage",
+    "claim_land_requests",
+    "record_land",
     "record_analysis",
     "running_overlaps",
     "diagnose_stalled_runs",
@@ -89,6 +94,8 @@ async def test_an_agent_sees_exactly_the_agent_tools(heph):
     [
         ("claim_task", {"worker": "w", "slots": 1}),
         ("update_task_status", {"status": "done", "summary": "x"}),
+        ("record_merge", {"task_id": "t1", "state": "merged"}),
+        ("claim_land_requests", {"worker": "w"}),
     ],
 )
 async def test_a_user_cannot_call_a_tool_of_another_role(heph, tool, args):
@@ -106,6 +113,12 @@ async def test_an_agent_cannot_call_ops_or_user_only_tools(heph):
             ("claim_task", {"worker": "w", "slots": 1}),
             ("start_workflow", {"workflow": "bug_fix", "goal": "g"}),
             ("cancel_workflow", {"run": agent.run_id}),
+            ("land_run", {"run": agent.run_id}),
+            ("record_merge", {"task_id": agent.task_id, "state": "merged"}),
+            (
+                "record_lineage",
+                {"task_id": agent.task_id, "lineage": {"start": "a" * 40, "holds": []}},
+            ),
         ]:
             result = await client.call_tool(tool, args, raise_on_error=False)
             assert result.is_error, tool

@@ -71,3 +71,32 @@ async def test_an_agent_blocked_on_a_dialog_is_shown_with_the_dialogs_words(heph
     text = " ".join(console.export_text().split())
     assert "blocked_on_dialog (0.5)" not in text and "blocked_on_dialog" in text
     assert f"Needs you: agent {agent.agent_id} (tmux " in text and label in text
+
+
+async def test_the_status_view_shows_each_runs_merge_queue_in_order(heph):
+    started = await heph.start_run(goal="the parser crashes on empty input")
+    first = await heph.launch_agent()
+    async with heph.client(first.token) as client:
+        await client.call_tool("update_task_status", {"status": "done", "summary": "found"})
+    async with heph.user() as user:
+        await user.call_tool(
+            "create_task",
+            {"run": started["run_id"], "phase": "fix", "title": "Guard the tokenizer",
+             "description": "buf[0] without a length check", "priority": "critical"},
+        )  # fmt: skip
+    second = await heph.launch_agent()
+    async with heph.client(second.token) as client:
+        await client.call_tool("update_task_status", {"status": "done", "summary": "guarded"})
+    async with heph.ops() as ops:
+        for task, state in ((first.task_id, "queued"), (second.task_id, "queued"),
+                            (first.task_id, "verifying")):  # fmt: skip
+            await ops.call_tool("record_merge", {"task_id": task, "state": state})
+    async with heph.user() as user:
+        status = await user.call_tool("workflow_status", {"run": started["run_id"]})
+    console = Console(record=True, width=200)
+    console.print(render_status(status.structured_content))
+    text = console.export_text()
+    queue = text[text.index(f"Merge queue of {started['run_id']}") :]
+    assert queue.index(first.task_id) < queue.index(second.task_id)
+    assert "verifying" in queue and "queued" in queue
+    assert f"Merge queue 1. {first.task_id} [verifying]" in status.content[0].text

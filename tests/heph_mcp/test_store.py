@@ -52,3 +52,33 @@ async def test_a_foreign_key_violation_is_refused(tmp_path):
                 " created_at, updated_at) VALUES ('t1', 'nope', 1, 't', 'd', 'queued', 'u', 0, 0)"
             )
     await store.close()
+
+
+async def test_merge_outcomes_stored_before_the_merge_queue_survive_its_migration(
+    tmp_path, monkeypatch
+):
+    path = tmp_path / "heph.db"
+    before = MIGRATIONS[: [name for name, _ in MIGRATIONS].index("merge_queue_states")]
+    monkeypatch.setattr("heph_mcp.store.MIGRATIONS", before)
+    store = await Store.open(path)
+    async with store.transaction() as db:
+        await db.execute(
+            "INSERT INTO runs (id, workflow_name, workflow, goal, status, max_agents, created_by,"
+            " created_at, updated_at) VALUES ('r1', 'w', '{}', 'g', 'active', 1, 'u', 0, 0)"
+        )
+        await db.execute(
+            "INSERT INTO tasks (id, run_id, phase, title, description, status, created_by,"
+            " created_at, updated_at, merge_state) VALUES"
+            " ('t1', 'r1', 1, 't', 'd', 'done', 'u', 0, 0, 'merged')"
+        )
+    await store.close()
+    monkeypatch.setattr("heph_mcp.store.MIGRATIONS", MIGRATIONS)
+    store = await Store.open(path)
+    kept = await store.fetchone("SELECT merge_state FROM tasks WHERE id = 't1'")
+    async with store.transaction() as db:
+        await db.execute("UPDATE tasks SET merge_state = 'verify_failed' WHERE id = 't1'")
+    with pytest.raises(sqlite3.IntegrityError):
+        async with store.transaction() as db:
+            await db.execute("UPDATE tasks SET merge_state = 'lost' WHERE id = 't1'")
+    assert kept[0] == "merged" and await store.integrity_check() == "ok"
+    await store.close()

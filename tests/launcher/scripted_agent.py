@@ -34,6 +34,11 @@ the JSON script embedded in its task description between `<<script` and
   {"review_file": PATH, "expect": TEXT}
                                        as a validator: pass when PATH contains TEXT
   {"review": true|false}               as a validator: give this verdict
+  {"expect_file": PATH, "contains": TEXT}
+                                       the work this task builds on must be here: report the
+                                       task failed, saying what was seen, when PATH is missing
+                                       or lacks TEXT
+  {"run": [ARGV...]}                   run a command in the worktree and print its output
   {"done": SUMMARY} / {"fail": REASON} report the task
 
 "$self" in create_task arguments stands for the agent's own task id. A
@@ -175,6 +180,15 @@ async def run_step(
     elif "review" in step:
         await call(client, "give_validation_review", passed=step["review"], feedback="scripted")
         return True
+    elif "expect_file" in step:
+        seen = expect_file(Path(step["expect_file"]), step.get("contains", ""))
+        if seen is not None:
+            await call(client, "update_task_status", status="failed", summary=seen)
+            return True
+        say(f"{step['expect_file']} holds what was expected")
+    elif "run" in step:
+        done = subprocess.run(step["run"], capture_output=True, text=True, check=False)
+        say(f"ran {step['run']}: exit {done.returncode}\n{done.stdout}{done.stderr}")
     elif "done" in step or "fail" in step:
         status, text = ("done", step["done"]) if "done" in step else ("failed", step["fail"])
         await call(client, "update_task_status", status=status, summary=text)
@@ -190,6 +204,17 @@ def probe(path: Path) -> str | list[str]:
         return "read: " + path.read_text()[:40]
     except OSError as exc:
         return f"unreadable: {exc.strerror}"
+
+
+def expect_file(path: Path, text: str) -> str | None:
+    """None when `path` holds `text`; else what was seen instead, for the failure report."""
+    if not path.is_file():
+        present = sorted(p.name for p in Path(".").iterdir() if p.name != ".git")
+        return f"expected {path} in my worktree; it is missing (present: {present})"
+    content = path.read_text()
+    if text not in content:
+        return f"expected {path} to contain {text!r}; it says {content!r}"
+    return None
 
 
 async def review_file(client: Client, path: Path, expect: str) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from swarmkit import running_swarm, scripted, swarm_settings
 
-from heph_mcp.client import all_tasks_finished
+from heph_mcp.client import all_tasks_finished, merges_settled
 
 # Unrelated work, so duplicate detection keeps every one of them.
 TOPICS = [
@@ -56,7 +56,7 @@ async def test_a_merge_conflict_queues_a_resolve_task_and_loses_nothing(swarm, t
     full = await swarm.user.call("get_task", task_id=resolve["id"])
     conflicted = full["parent_task_id"]
     assert full["base_ref"] == f"heph/{run}-{conflicted}"
-    await swarm.wait(run, lambda s: not s["agents"])
+    await swarm.wait(run, merges_settled)
     # Both sides survive on the run branch: the resolver kept ours and theirs.
     merged = swarm.git("show", f"heph/{run}:shared.txt").splitlines()
     assert sorted(merged) == ["alpha", "beta"]
@@ -87,7 +87,7 @@ async def test_a_killed_session_is_retried_and_the_retry_finishes(swarm):
     full = await swarm.user.call("get_task", task_id=task["id"])
     assert (full["status"], full["attempts"]) == ("done", 2)
     assert "session ended before it reported" in full["failure_reason"]
-    await swarm.wait(run, lambda s: not s["agents"])
+    await swarm.wait(run, merges_settled)
     assert swarm.git("show", f"heph/{run}:second.txt") == "attempt 2"
 
 
@@ -123,7 +123,7 @@ async def test_a_restarted_launcher_adopts_live_sessions_and_starts_no_duplicate
     await asyncio.sleep(0)  # let the new launcher adopt before the gate opens
     await swarm.wait(run, lambda s: len(s["agents"]) == 3)
     gate.write_text("go")
-    await swarm.wait(run, lambda s: all_tasks_finished(s) and not s["agents"])
+    await swarm.wait(run, lambda s: all_tasks_finished(s) and merges_settled(s))
 
     with swarm.db() as db:
         per_task = db.execute(

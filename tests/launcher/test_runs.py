@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from swarmkit import SCRIPTED, running_swarm, scripted, swarm_settings
 
-from heph_mcp.client import all_tasks_finished
+from heph_mcp.client import all_tasks_finished, merges_settled
 from phases import AgentSpec
 
 
@@ -59,7 +59,7 @@ async def test_a_three_phase_run_that_branches_completes_with_every_merge_on_the
         (2, "Implement greet()"),
         (3, "Validate the greeting"),
     ]
-    await swarm.wait(run, lambda s: not s["agents"])
+    await swarm.wait(run, merges_settled)
     assert swarm.git("show", f"heph/{run}:greet.py").startswith("def greet")
     assert swarm.git("show", f"heph/{run}:notes/unicode.md") == "loggers encode with ascii"
     with swarm.db() as db:

@@ -13,7 +13,7 @@ import json
 
 from swarmkit import SCRIPTED, scripted
 
-from heph_mcp.client import all_tasks_finished
+from heph_mcp.client import all_tasks_finished, merges_settled
 from phases import WorkflowConfig
 
 
@@ -72,7 +72,7 @@ async def test_work_on_a_blocked_ticket_starts_only_after_its_blocker_resolves(s
     run = started["run_id"]
 
     await swarm.wait(run, lambda s: _count(s) == 4 and all_tasks_finished(s), timeout=120)
-    await swarm.wait(run, lambda s: not s["agents"])
+    await swarm.wait(run, merges_settled)
 
     tickets = {
         t["title"][0]: t for t in (await swarm.user.call("list_tickets", run=run))["tickets"]

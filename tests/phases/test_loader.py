@@ -148,3 +148,13 @@ def test_a_python_value_that_is_not_a_mapping_is_refused():
 
 def test_a_load_error_is_a_value_error_for_callers_that_catch_those():
     assert issubclass(WorkflowLoadError, ValueError)
+
+
+def test_a_verify_spec_loads_from_yaml_and_a_bad_one_names_its_field(tmp_path):
+    path = tmp_path / "checked.yaml"
+    path.write_text(GOOD + "config:\n  verify: {command: pytest -q, timeout: 120}\n")
+    (workflow,) = load_workflows(path)
+    assert workflow.verify_for(1).command == "pytest -q"
+    path.write_text(GOOD + "config:\n  verify: {command: pytest -q, on_fail: shrug}\n")
+    with pytest.raises(WorkflowLoadError, match=r"checked.yaml: config.verify.on_fail: Input"):
+        load_workflows(path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from phases import LaunchParameter, Phase, Workflow, WorkflowConfig
+from phases import LaunchParameter, Phase, Verify, Workflow, WorkflowConfig
 
 
 def _workflow(**config) -> Workflow:
@@ -98,3 +98,37 @@ def test_an_unknown_parameter_lists_the_allowed_ones():
 def test_workflows_are_frozen_so_a_shared_registry_cannot_be_changed_by_accident():
     with pytest.raises(ValidationError, match="frozen"):
         _workflow().name = "other"  # type: ignore[misc]
+
+
+def test_a_phase_verify_replaces_the_workflows_and_a_bare_string_is_its_command():
+    workflow = Workflow.model_validate(
+        {
+            "name": "w",
+            "description": "d",
+            "phases": [
+                {"id": 1, "name": "look", "description": "x"},
+                {"id": 2, "name": "fix", "description": "y",
+                 "verify": {"command": "make check", "timeout": 30, "on_fail": "fix_task"}},
+            ],
+            "config": {"verify": "pytest -q"},
+        }
+    )  # fmt: skip
+    assert workflow.verify_for(1) == Verify(command="pytest -q")
+    own = workflow.verify_for("fix")
+    assert own == Verify(command="make check", timeout=30, on_fail="fix_task")
+    assert (workflow.verify_for(1).timeout, workflow.verify_for(1).on_fail) == (600, "needs_work")
+    assert _workflow().verify_for(1) is None
+
+
+@pytest.mark.parametrize(
+    "verify,message",
+    [
+        ({"command": "  "}, "the verify command must not be blank"),
+        ({"command": "true", "timeout": 0}, "greater than 0"),
+        ({"command": "true", "on_fail": "ignore"}, "'needs_work' or 'fix_task'"),
+        ({"comand": "true"}, "Extra inputs are not permitted"),
+    ],
+)
+def test_a_bad_verify_spec_says_what_is_wrong(verify, message):
+    with pytest.raises(ValidationError, match=message):
+        WorkflowConfig(verify=verify)

@@ -101,7 +101,9 @@
     renderQueue();
     if (!run) {
       $("run-info").textContent = "No runs yet: start one from your MCP client with start_workflow.";
-      for (const id of ["kanban", "graph", "questions", "agents", "steers"]) $(id).replaceChildren();
+      for (const id of ["kanban", "graph", "questions", "agents", "steers", "merges"]) {
+        $(id).replaceChildren();
+      }
       return;
     }
     $("run-info").replaceChildren(
@@ -110,12 +112,16 @@
       el("span", { class: "workflow" }, run.run.workflow),
       " ",
       el("span", { class: "goal", title: run.run.goal }, clip(run.run.goal, 120)),
+      run.run.awaiting_merges
+        ? el("span", { class: "awaiting" }, " · completes when its missing work lands")
+        : null,
     );
     renderKanban(run);
     renderGraph(run);
     renderQuestions(run);
     renderAgents(run);
     renderSteers(run);
+    renderMerges(run);
   }
 
   // What agents asked that their policy left to the user. The board is read-only: the
@@ -182,6 +188,10 @@
         el("span", { class: "priority priority-" + task.priority }, task.priority),
         task.status === "claimed" || task.status === "cancelled"
           ? el("span", { class: "substatus" }, task.status)
+          : null,
+        task.merge_state
+          ? el("span", { class: "merge merge-" + task.merge_state, "data-merge": task.merge_state },
+              "merge: " + task.merge_state.replace("_", " "))
           : null,
         el("code", {}, task.id),
       ),
@@ -327,6 +337,36 @@
                 task.title, " ",
                 el("code", {}, `${task.run_id} · ${task.phase}. ${task.phase_name}`))))
         : null,
+    );
+  }
+
+  // The run's merge queue in order, the done work still missing from its branch, and the
+  // latest requests to land it on the user's branch.
+  function renderMerges(run) {
+    const merges = run.merges || { queue: [], missing: [], landings: [] };
+    const queued = new Set(merges.queue.map((m) => m.task_id));
+    const missing = merges.missing.filter((w) => !queued.has(w.task_id));
+    const parts = [];
+    if (merges.queue.length) {
+      parts.push(el("ol", { class: "merge-queue" },
+        ...merges.queue.map((m) =>
+          el("li", { "data-task-id": m.task_id, "data-merge": m.state },
+            el("span", { class: "merge merge-" + m.state }, m.state), " ",
+            m.title, " ", el("code", {}, m.task_id)))));
+    }
+    if (missing.length) {
+      parts.push(el("ul", { class: "merge-missing" },
+        ...missing.map((w) =>
+          el("li", { "data-task-id": w.task_id },
+            el("span", { class: "merge merge-" + (w.merge_state || "none") },
+              (w.merge_state || "not queued").replace("_", " ")),
+            " missing: ", w.title, " ", el("code", {}, w.task_id)))));
+    }
+    for (const land of merges.landings.slice(0, 1)) {
+      parts.push(el("p", { class: "landing land-" + land.state }, `land ${land.state}: ${land.message}`));
+    }
+    $("merges").replaceChildren(
+      ...(parts.length ? parts : [el("p", { class: "empty" }, "nothing waiting to merge")]),
     );
   }
 

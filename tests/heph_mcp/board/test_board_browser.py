@@ -123,6 +123,13 @@ async def test_the_board_shows_the_run_and_follows_a_task_live(heph, fixture_run
         assert " ".join((await blocked.locator(".guardian").inner_text()).split()).startswith(
             f"needs you: {DIALOG_LABEL}"
         )
+        async with heph.ops() as ops:  # the launcher queues the done fix for merging
+            await ops.call_tool("record_merge", {"task_id": fixture_run.done, "state": "queued"})
+            await ops.call_tool("record_merge", {"task_id": fixture_run.done, "state": "verifying"})
+        queued = f"#merges [data-task-id={fixture_run.done}][data-merge=verifying]"
+        await page.wait_for_selector(queued, timeout=SETTLE_MS)
+        badge = page.locator(column.format("done", fixture_run.done) + " .merge")
+        assert await badge.inner_text() == "merge: verifying"
 
         await page.screenshot(path=str(folder / "board.png"), full_page=True)
 

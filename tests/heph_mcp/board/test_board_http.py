@@ -77,6 +77,8 @@ async def test_the_snapshot_puts_each_task_in_its_status_column(heph, fixture_ru
     assert run["run"]["id"] == fixture_run.run_id and run["board"]["kind"] == "tasks"
     columns = {c["key"]: {t["id"] for t in c["tasks"]} for c in run["board"]["columns"]}
     assert columns["running"] == {fixture_run.running}
+    missing = [w["task_id"] for w in run["merges"]["missing"]]
+    assert missing == [fixture_run.done] and run["merges"]["queue"] == []
     assert columns["done"] == {fixture_run.done, fixture_run.validator}
     assert columns["queued"] == {fixture_run.discovery, fixture_run.markup}
     assert columns["blocked"] == {fixture_run.blocked}

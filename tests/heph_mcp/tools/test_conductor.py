@@ -40,9 +40,12 @@ async def test_a_run_with_nothing_left_open_gets_one_diagnostic_task_once(heph):
         busy = (await _call(ops, "diagnose_stalled_runs"))["created"]
         async with heph.client(agent.token) as client:
             await _call(client, "update_task_status", status="done", summary="reproduced")
+        await _call(ops, "record_merge", task_id=agent.task_id, state="queued")
+        merging = (await _call(ops, "diagnose_stalled_runs"))["created"]
+        await _call(ops, "record_merge", task_id=agent.task_id, state="merged", commit="a" * 40)
         first = (await _call(ops, "diagnose_stalled_runs"))["created"]
         second = (await _call(ops, "diagnose_stalled_runs"))["created"]
-    assert busy == [] and second == []
+    assert busy == [] and merging == [] and second == []
     assert [(t["title"], t["phase"], t["run_id"]) for t in first] == [
         (DIAGNOSTIC_TITLE, 1, started["run_id"])
     ]
