@@ -15,6 +15,13 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 
 OPEN_NETWORK = ("*",)
+# The user's own credentials in their home folder: an agent has no business reading them,
+# and with an open network it could send them anywhere.
+USER_SECRETS = (
+    ".ssh", ".gnupg", ".aws", ".azure", ".kube", ".docker/config.json", ".netrc",
+    ".git-credentials", ".npmrc", ".pypirc", ".config/gh", ".config/gcloud",
+    ".claude/.credentials.json",
+)  # fmt: skip
 SANDBOX_EXCLUDES = Path(__file__).with_name("sandbox.gitignore")
 
 
@@ -45,6 +52,7 @@ class Confinement:
     # hooks, every branch but the agent's own, the worktree's own HEAD and links.
     git_guarded: tuple[Path, ...] = ()
     git_read_only: bool = False  # a merge's verify check reads the git dir, never writes it
+    user_secrets: tuple[Path, ...] = ()  # those of USER_SECRETS that exist, hidden too
     frozen: tuple[Path, ...] = field(default=())  # set by `freeze` for a validator
 
     def freeze(self) -> Confinement:
@@ -54,10 +62,10 @@ class Confinement:
         return replace(self, read_only=True, frozen=entries)
 
     @property
-    def hidden(self) -> tuple[Path, Path]:
+    def hidden(self) -> tuple[Path, ...]:
         """What no agent's command may see: Hephaestus' state, and every agent's private
         folder (of every project of this user)."""
-        return (self.state_dir, self.private_root)
+        return (self.state_dir, self.private_root, *self.user_secrets)
 
     @property
     def open_network(self) -> bool:
@@ -97,8 +105,12 @@ def claude_denials(plan: Confinement) -> list[str]:
     does not reach them either. The rest of the state folder is refused by the
     approval policy on the server (a read outside the worktree asks it).
     """
-    roots = [plan.state_dir / "secrets", plan.private_root]
-    return [f"{tool}(/{root}/**)" for root in roots for tool in ("Read", "Edit")]
+    roots = [plan.state_dir / "secrets", plan.private_root, *plan.user_secrets]
+    return [
+        f"{tool}(/{root}/**)" if root.is_dir() or not root.exists() else f"{tool}(/{root})"
+        for root in roots
+        for tool in ("Read", "Edit")
+    ]
 
 
 def claude_git_env() -> dict[str, str]:
@@ -112,3 +124,8 @@ def claude_git_env() -> dict[str, str]:
         "GIT_CONFIG_KEY_0": "core.excludesFile",
         "GIT_CONFIG_VALUE_0": str(SANDBOX_EXCLUDES),
     }
+
+
+def user_secrets(home: Path) -> tuple[Path, ...]:
+    """The user's credential files and folders that exist (a missing one needs no hiding)."""
+    return tuple(home / name for name in USER_SECRETS if (home / name).exists())

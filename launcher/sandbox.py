@@ -18,7 +18,7 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from claude_config.confinement import Confinement
+from claude_config.confinement import Confinement, user_secrets
 from claude_config.templates import CliTemplate
 from heph_mcp.settings import Settings
 from launcher.sessions import AgentSession
@@ -89,7 +89,10 @@ def bwrap_argv(plan: Confinement, argv: list[str]) -> list[str]:
     for variable in HOST_SOCKETS:
         args += ["--unsetenv", variable]
     for folder in (*_shared_sockets(), *plan.hidden):
-        args += ["--tmpfs", str(folder)]
+        if os.path.isfile(folder):
+            args += ["--ro-bind", "/dev/null", str(folder)]  # a credential file: empty
+        else:
+            args += ["--tmpfs", str(folder)]
     judged = [plan.worktree, plan.git_dir] if plan.read_only else []
     git_seen = [plan.git_dir] if plan.git_read_only else []
     for path in _existing(plan.brief, plan.private, *judged, *git_seen):
@@ -166,6 +169,7 @@ def plan_for(
         network=tuple(settings.network_allowed_domains),
         extra_writable=tuple(settings.agent_writable_paths), proxy=proxy,
         git_guarded=git_guarded(git_dir, session.worktree, session.branch),
+        user_secrets=user_secrets(Path.home()),
     )  # fmt: skip
     return plan.freeze() if session.kind != "work" else plan
 
@@ -184,7 +188,7 @@ def check_plan(settings: Settings, scratch: Path, git_dir: Path) -> Confinement:
         worktree=scratch, brief=scratch, private=scratch, state_dir=settings.state_dir,
         private_root=settings.private_root, git_dir=git_dir, scratch=scratch,
         network=tuple(settings.network_allowed_domains), git_read_only=True,
-        extra_writable=tuple(settings.agent_writable_paths),
+        extra_writable=tuple(settings.agent_writable_paths), user_secrets=user_secrets(Path.home()),
     )  # fmt: skip
 
 

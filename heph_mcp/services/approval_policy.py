@@ -41,7 +41,7 @@ class Boundary:
 
     worktree: Path
     brief_dir: Path
-    protected: tuple[Path, ...]  # the state folder and the agents' private folders
+    protected: tuple[Path, ...]  # the state folder, agents' private folders, user credentials
 
 
 @dataclass(frozen=True)
@@ -163,9 +163,10 @@ def _hard_limit(request: Asked, boundary: Boundary) -> str | None:
             continue
         if any(_inside(path, root) or _inside(root, path) for root in boundary.protected):
             return (
-                f"{raw} belongs to Hephaestus (tokens, its database, other agents' folders and"
-                " worktrees): no agent may read or change it. Work inside your worktree; ask"
-                " for what you need with create_task or find_memories."
+                f"{raw} belongs to Hephaestus or to the user's credentials (tokens, its"
+                " database, other agents' folders and worktrees, keys): no agent may read or"
+                " change it. Work inside your worktree; ask for what you need with create_task"
+                " or find_memories."
             )
     return None
 

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 from typing import Any, Literal
 
 import aiosqlite
 
+from claude_config.confinement import user_secrets
 from heph_mcp.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from heph_mcp.notify import Notifier
 from heph_mcp.records import Approval, Principal
@@ -192,7 +194,7 @@ class ApprovalService:
         return Boundary(
             worktree=settings.project / worktree,
             brief_dir=settings.agents_dir / agent["session_name"],
-            protected=(settings.state_dir, settings.private_root),
+            protected=(settings.state_dir, settings.private_root, *user_secrets(Path.home())),
         )
 
 

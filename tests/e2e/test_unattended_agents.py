@@ -160,6 +160,9 @@ async def test_agents_run_commands_unattended_cannot_read_secrets_and_ask_the_us
     story = Story(claude_swarm)
     agents_model.script = story.script
     main_before = claude_swarm.git("rev-parse", "main")
+    key = Path.home() / ".ssh" / "id_ed25519"  # the user's own key, in the test's HOME
+    key.parent.mkdir()
+    key.write_text("-----BEGIN OPENSSH PRIVATE KEY-----\n")
     await claude_swarm.start_launcher()
     run = await claude_swarm.start("Build a calculator.")
     answered: list[str] = []
@@ -181,7 +184,8 @@ async def test_agents_run_commands_unattended_cannot_read_secrets_and_ask_the_us
     assert "42" in results[0] and "OK" in results[3] and "def add" in results[3]
     assert "calculator with tests" in results[5]  # `git add -A` works inside the sandbox
     probes = "\n".join(results[6:11])
-    for secret in (local_token(claude_swarm.settings.secrets_dir, "user"), "heph_agent_"):
+    for secret in (local_token(claude_swarm.settings.secrets_dir, "user"), "heph_agent_",
+                   "PRIVATE KEY"):  # fmt: skip
         assert secret not in probes
     assert "No such file or directory" in results[6]
     assert "denied" in results[7] and "denied" in results[8]

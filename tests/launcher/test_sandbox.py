@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from swarmkit import git, make_project
 
-from claude_config.confinement import Confinement
+from claude_config.confinement import Confinement, user_secrets
 from claude_config.templates import AgentLaunch, claude_settings, hook_command
 from launcher.sandbox import SandboxError, bwrap_argv, check_sandbox, git_guarded
 
@@ -144,6 +144,20 @@ def test_the_tmux_server_that_runs_the_agents_is_out_of_reach(layout):
         subprocess.run(["tmux", "-L", socket, "kill-server"], check=False)
 
 
+def test_the_users_own_credentials_are_hidden_too(layout, tmp_path):
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh" / "id_ed25519").write_text("PRIVATE KEY\n")
+    (home / ".netrc").write_text("machine x password HUNTER2\n")
+    plan = plan_of(layout, user_secrets=user_secrets(home))
+    done = confined(plan, f"cat {home}/.ssh/id_ed25519 {home}/.netrc; ls {home}/.ssh; echo ok")
+    assert "PRIVATE KEY" not in done.stdout and "HUNTER2" not in done.stdout
+    assert done.stdout.strip().endswith("ok")
+    settings = claude_settings(launch_of(layout, confinement=plan))
+    assert str(home / ".ssh") in settings["sandbox"]["filesystem"]["denyRead"]
+    assert f"Read(/{home}/.netrc)" in settings["permissions"]["deny"]
+
+
 def test_a_validator_cannot_change_the_work_it_judges(layout):
     (layout["worktree"] / "work.py").write_text("ANSWER = 42\n")
     plan = plan_of(layout).freeze()
@@ -166,7 +180,9 @@ def test_claude_settings_sandbox_every_command_and_send_what_is_left_to_the_hook
     sandbox = settings["sandbox"]
     assert sandbox["enabled"] and sandbox["autoAllowBashIfSandboxed"]
     assert sandbox["allowUnsandboxedCommands"] is False
-    assert sandbox["filesystem"]["denyRead"] == [str(layout["state"]), str(layout["private_root"])]
+    assert sandbox["filesystem"]["denyRead"][:2] == [
+        str(layout["state"]), str(layout["private_root"])
+    ]  # fmt: skip
     assert sandbox["filesystem"]["allowRead"] == [
         str(layout["worktree"]), str(layout["brief_dir"] / "brief.md")
     ]  # fmt: skip

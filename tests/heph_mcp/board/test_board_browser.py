@@ -128,7 +128,10 @@ async def test_the_board_shows_the_run_and_follows_a_task_live(heph, fixture_run
             await ops.call_tool("record_merge", {"task_id": fixture_run.done, "state": "verifying"})
         queued = f"#merges [data-task-id={fixture_run.done}][data-merge=verifying]"
         await page.wait_for_selector(queued, timeout=SETTLE_MS)
+        # The card's badge and the queue list are drawn from queries of their own: wait for
+        # the card too rather than read it once.
         badge = page.locator(column.format("done", fixture_run.done) + " .merge")
+        await badge.filter(has_text="merge: verifying").wait_for(timeout=SETTLE_MS)
         assert await badge.inner_text() == "merge: verifying"
 
         await page.screenshot(path=str(folder / "board.png"), full_page=True)
