@@ -163,6 +163,7 @@ async def test_agents_run_commands_unattended_cannot_read_secrets_and_ask_the_us
     key = Path.home() / ".ssh" / "id_ed25519"  # the user's own key, in the test's HOME
     key.parent.mkdir()
     key.write_text("-----BEGIN OPENSSH PRIVATE KEY-----\n")
+    (Path.home() / ".netrc").write_text("machine pypi.org password PRIVATE KEY 2\n")
     await claude_swarm.start_launcher()
     run = await claude_swarm.start("Build a calculator.")
     answered: list[str] = []
