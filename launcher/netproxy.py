@@ -17,10 +17,9 @@ import json
 import logging
 import struct
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from claude_config.confinement import host_allowed
 
@@ -28,6 +27,7 @@ log = logging.getLogger("heph.netproxy")
 BUFFER = 64 * 1024
 HEADER_SECONDS = 30  # a client that never finishes its request is dropped
 CONNECT_SECONDS = 15
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 REFUSED = "blocked by Hephaestus: {host} is not in network_allowed_domains"
 
 
@@ -69,11 +69,21 @@ class NetworkGate:
         return False
 
     async def _http(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await self._guarded(self._serve_http, reader, writer)
+
+    async def _socks(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await self._guarded(self._serve_socks, reader, writer)
+
+    async def _guarded(
+        self, serve: Handler, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        """One client connection, tracked so `close` can cut it; a client that goes away or
+        speaks nonsense only ends its own connection."""
         self._open.add(writer)
         try:
-            await self._serve_http(reader, writer)
+            await serve(reader, writer)
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as exc:
-            log.debug("http proxy connection ended: %s", exc)
+            log.debug("proxy connection ended: %s", exc)
         finally:
             self._open.discard(writer)
             writer.close()
@@ -96,16 +106,6 @@ class NetworkGate:
             upstream[1].write(_origin_form(head))
         await _pipe(reader, writer, *upstream)
 
-    async def _socks(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._open.add(writer)
-        try:
-            await self._serve_socks(reader, writer)
-        except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
-            log.debug("socks proxy connection ended: %s", exc)
-        finally:
-            self._open.discard(writer)
-            writer.close()
-
     async def _serve_socks(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
@@ -127,7 +127,7 @@ class NetworkGate:
         await _pipe(reader, writer, *upstream)
 
 
-async def _listen(handler: Any, port: int) -> asyncio.Server:
+async def _listen(handler: Handler, port: int) -> asyncio.Server:
     try:
         return await asyncio.start_server(handler, "127.0.0.1", port)
     except OSError as exc:
