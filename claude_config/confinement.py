@@ -25,6 +25,11 @@ USER_SECRETS = (
 SANDBOX_EXCLUDES = Path(__file__).with_name("sandbox.gitignore")
 
 
+def network_is_open(domains: Iterable[str]) -> bool:
+    """`network_allowed_domains` of ['*'] is the open network; anything else a list."""
+    return tuple(domains) == OPEN_NETWORK
+
+
 def host_allowed(host: str, patterns: Iterable[str]) -> bool:
     """`example.com` matches itself; `*.example.com` its subdomains (and itself); `*` all."""
     host = host.lower().rstrip(".")
@@ -66,10 +71,6 @@ class Confinement:
         """What no agent's command may see: Hephaestus' state, and every agent's private
         folder (of every project of this user)."""
         return (self.state_dir, self.private_root, *self.user_secrets)
-
-    @property
-    def open_network(self) -> bool:
-        return tuple(self.network) == OPEN_NETWORK
 
 
 def claude_sandbox(plan: Confinement) -> dict[str, object]:

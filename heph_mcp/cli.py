@@ -18,6 +18,7 @@ from rich.live import Live
 from rich.logging import RichHandler
 from rich.markup import escape
 
+from claude_config.confinement import network_is_open
 from guardian.runner import run_guardian
 from heph_mcp.board import board_link
 from heph_mcp.cli_memory import memory_app
@@ -205,7 +206,7 @@ def _sandbox_line(settings: Settings) -> None:
     """Say how agents are confined; turning the sandbox off is said loudly, with its cost."""
     if settings.agent_sandbox:
         network = settings.network_allowed_domains
-        reach = "open" if network == ["*"] else ", ".join(network)
+        reach = "open" if network_is_open(network) else ", ".join(network)
         console.print(f"Agents run sandboxed (network: {reach}); approvals go to the server")
     else:
         errors.print(

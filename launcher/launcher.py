@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from claude_config.confinement import Confinement, claude_git_env
+from claude_config.confinement import Confinement, claude_git_env, network_is_open
 from claude_config.templates import AgentLaunch, CliTemplate, cli_template, render_argv
 from heph_mcp.client import HephCallError, HephClient
 from heph_mcp.notify import QUEUE_URI
@@ -97,7 +97,7 @@ class Launcher:
     async def _open_gate(self) -> None:
         """A network limited to a list of hosts is enforced by our gate, not by a dialog."""
         domains = self.settings.network_allowed_domains
-        if self.settings.agent_sandbox and domains != ["*"]:
+        if self.settings.agent_sandbox and not network_is_open(domains):
             ports = self.settings.state_dir / f"netgate-{self.worker}.json"
             self.gate = await open_gate(domains, ports)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from claude_config.confinement import host_allowed
+from claude_config.confinement import OPEN_NETWORK, host_allowed, network_is_open
 from phases.approvals import (
     DEFAULT_DECISION,
     DEFAULT_TIMEOUT,
@@ -58,7 +58,7 @@ class Asked:
     input: dict[str, Any] = field(default_factory=dict)
     cwd: str = ""
     sandboxed: bool = False
-    network: tuple[str, ...] = ("*",)  # the agent's network_allowed_domains
+    network: tuple[str, ...] = OPEN_NETWORK  # the agent's network_allowed_domains
 
     @property
     def subject(self) -> str:
@@ -140,7 +140,7 @@ def _built_in(request: Asked, boundary: Boundary) -> tuple[Decision, str, str] |
 
 def _network(request: Asked) -> tuple[Decision, str, str]:
     """WebFetch runs in Claude Code itself, outside the sandbox: the host list binds it here."""
-    if tuple(request.network) == ("*",):
+    if network_is_open(request.network):
         return "allow", "built-in: the network is open", ""
     host = urlsplit(str(request.input.get("url", ""))).hostname or ""
     if request.tool == "WebFetch" and host and host_allowed(host, request.network):
