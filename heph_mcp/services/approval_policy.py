@@ -64,9 +64,7 @@ class Asked:
     def subject(self) -> str:
         """What the tool acts on: a command, a path, a URL, or a question's text."""
         if self.tool == "AskUserQuestion":
-            questions = self.input.get("questions") or []
-            asked = [str(q.get("question", "")) for q in questions if isinstance(q, dict)]
-            return " / ".join(asked)[:SUBJECT_MAX]
+            return " / ".join(question_texts(self.input))[:SUBJECT_MAX]
         for key in SUBJECT_KEYS:
             value = self.input.get(key)
             if isinstance(value, str) and value:
@@ -80,6 +78,12 @@ class Asked:
         if isinstance(pattern, str) and pattern.startswith(("/", "~")):
             found.append(GLOB_CHARS.split(pattern, 1)[0] or "/")
         return found
+
+
+def question_texts(tool_input: dict[str, Any]) -> list[str]:
+    """The questions an AskUserQuestion input asks, as their text."""
+    questions = tool_input.get("questions") or []
+    return [str(q.get("question", "")) for q in questions if isinstance(q, dict)]
 
 
 BUILT_IN: tuple[tuple[ApprovalRule, str, bool], ...] = (

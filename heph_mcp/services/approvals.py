@@ -21,7 +21,7 @@ from claude_config.confinement import user_secrets
 from heph_mcp.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from heph_mcp.notify import Notifier
 from heph_mcp.records import Approval, Principal
-from heph_mcp.services.approval_policy import Asked, Boundary, Ruling, decide
+from heph_mcp.services.approval_policy import Asked, Boundary, Ruling, decide, question_texts
 from heph_mcp.services.common import RunWorkflows, new_id, now, record_event
 from heph_mcp.settings import Settings
 from heph_mcp.store import Store
@@ -68,7 +68,6 @@ class ApprovalService:
                 tool=tool, decision=ruling.decision, by=ruling.by,
             )  # fmt: skip
         if pending:
-            self._decided[approval_id] = asyncio.Event()
             await self._notifier.questions_changed()
         return await self.get(approval_id)
 
@@ -229,11 +228,6 @@ def hook_decision(approval: Approval) -> dict[str, Any] | None:
     return decision
 
 
-def _questions(approval: Approval) -> list[str]:
-    questions = approval.input.get("questions") or []
-    return [str(q.get("question", "")) for q in questions if isinstance(q, dict)]
-
-
 def _checked_answers(
     approval: Approval, decision: str, answers: dict[str, str] | None
 ) -> dict[str, str] | None:
@@ -247,7 +241,7 @@ def _checked_answers(
         return None
     if decision == "deny":
         return None
-    asked = _questions(approval)
+    asked = question_texts(approval.input)
     if not answers:
         raise InvalidRequest(
             f"{approval.id} asks {asked}: pass answers={{question: answer}} with your choice"
