@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from claude_config.permission_hook import HOOK_PATH as PATH
+from heph_mcp.board.auth import bearer_token
 from heph_mcp.errors import HephError
 from heph_mcp.records import Approval, Principal
 from heph_mcp.services import Services
@@ -89,10 +90,10 @@ class HookRoutes:
         )
 
     async def _agent(self, request: Request) -> Principal | Response:
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        token = bearer_token(request)  # never the board's cookie: agents send their token
+        if token is None:
             return _error(401, "send the agent's token: Authorization: Bearer <token>")
-        principal = await self._resolve(token.strip())
+        principal = await self._resolve(token)
         if principal is None:
             return _error(401, "unknown or revoked token")
         if principal.role != "agent":

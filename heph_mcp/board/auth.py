@@ -42,12 +42,15 @@ def board_link(settings: Settings) -> str:
     return f"{board_url(settings)}?token={quote(token, safe='')}"
 
 
+def bearer_token(request: Request) -> str | None:
+    """The token of an `Authorization: Bearer` header, if the request has one."""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
 def request_token(request: Request) -> str | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() == "bearer" and value.strip():
-        return value.strip()
-    return request.cookies.get(COOKIE) or None
+    """A bearer token, or the board's cookie."""
+    return bearer_token(request) or request.cookies.get(COOKIE) or None
 
 
 async def authorize(resolve: Resolve, token: str | None) -> Principal | Response:
