@@ -256,8 +256,9 @@ class Launcher:
         reason = _with_pane(verdict, reason, pane)
         await self.tmux.call("kill", session.session)
         reason, merge = await self._keep_work(session, verdict, reason)
-        private = session.private_dir or session.agent_dir
-        await asyncio.to_thread(workspace.remove, session.agent_dir, private, session.worktree)
+        await asyncio.to_thread(
+            workspace.remove, session.agent_dir, session.private, session.worktree
+        )
         if verdict != "gone":
             with contextlib.suppress(HephCallError):  # already ended by the server: fine
                 await self.client.call(

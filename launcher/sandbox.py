@@ -161,7 +161,7 @@ def plan_for(
     proxy: tuple[int, int] | None,
 ) -> Confinement:
     """One agent's plan: its worktree, its brief, its private folder; a validator's frozen."""
-    private = session.private_dir or session.agent_dir
+    private = session.private
     plan = Confinement(
         worktree=session.worktree, brief=session.agent_dir / "brief.md", private=private,
         state_dir=settings.state_dir, private_root=settings.private_root, git_dir=git_dir,

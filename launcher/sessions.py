@@ -35,6 +35,11 @@ class AgentSession:
     private_dir: Path | None = None  # its MCP config and settings, outside the state folder
 
     @property
+    def private(self) -> Path:
+        """Its private folder (the agent folder itself for sessions made without one)."""
+        return self.private_dir or self.agent_dir
+
+    @property
     def branch(self) -> str:
         return task_branch(self.run_id, self.task_id)
 
