@@ -19,7 +19,7 @@ def claude(*args: str, cwd) -> subprocess.CompletedProcess[str]:
 def add_hephaestus(project, server) -> str:
     """Run exactly the `claude mcp add` line that `heph mcp-config` prints."""
     line = subprocess.run(
-        [sys.executable, "-m", "heph_mcp.cli", "mcp-config", "--project", str(project),
+        [sys.executable, "-m", "heph_mcp", "mcp-config", "--project", str(project),
          "--port", str(server.port)],
         capture_output=True, text=True, check=True,
     ).stdout.strip()  # fmt: skip

@@ -54,7 +54,7 @@ class ServerProcess:
                 [
                     sys.executable,
                     "-m",
-                    "heph_mcp.cli",
+                    "heph_mcp",
                     self.command,
                     "--project",
                     str(self.project),

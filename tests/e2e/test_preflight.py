@@ -13,7 +13,7 @@ NODE_BIN = Path(__file__).parents[1] / "node" / "node_modules" / ".bin"
 def heph_up(project: Path, home: Path, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("ANTHROPIC_")}
     return subprocess.run(
-        [sys.executable, "-m", "heph_mcp.cli", "up", "--project", str(project), "--port", "0"],
+        [sys.executable, "-m", "heph_mcp", "up", "--project", str(project), "--port", "0"],
         capture_output=True, text=True, timeout=180,
         env={**clean, "HOME": str(home), "PATH": f"{NODE_BIN}{os.pathsep}{os.environ['PATH']}",
              **env},

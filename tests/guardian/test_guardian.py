@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 from guardian.guardian import GUIDANCE_COMMAND, Guardian
 from guardian.judges import Verdict
 from guardian.observe import Observation
-from heph_mcp.cli import app
 from heph_mcp.client import merges_settled
+from heph_mcp.commands.cli import app
 
 
 def guardian_for(swarm, llm=None) -> Guardian:

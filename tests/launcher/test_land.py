@@ -8,7 +8,7 @@ import pytest
 from swarmkit import git
 from typer.testing import CliRunner
 
-from heph_mcp.cli import app
+from heph_mcp.commands.cli import app
 from launcher.git_repo import open_repo
 from launcher.land import land
 

@@ -28,7 +28,7 @@ async def test_heph_up_runs_a_workflow_to_completion_with_its_own_launcher(proje
             assert time.monotonic() < deadline, up.log.read_text()[-2000:]
             await asyncio.sleep(0.05)
         link = subprocess.run(
-            [sys.executable, "-m", "heph_mcp.cli", "board-link", "--project", str(project)],
+            [sys.executable, "-m", "heph_mcp", "board-link", "--project", str(project)],
             capture_output=True, text=True, check=True,
         ).stdout.strip()  # fmt: skip
         assert link == f"http://127.0.0.1:{up.port}/?token={token}"
@@ -59,7 +59,7 @@ async def test_heph_up_runs_a_workflow_to_completion_with_its_own_launcher(proje
 
 def test_heph_up_outside_a_git_repository_says_how_to_fix_it(tmp_path):
     done = subprocess.run(
-        [sys.executable, "-m", "heph_mcp.cli", "up", "--project", str(tmp_path), "--port", "0"],
+        [sys.executable, "-m", "heph_mcp", "up", "--project", str(tmp_path), "--port", "0"],
         capture_output=True,
         text=True,
         timeout=120,
@@ -71,7 +71,7 @@ def test_heph_up_outside_a_git_repository_says_how_to_fix_it(tmp_path):
 def test_heph_up_without_the_agent_cli_says_how_to_install_it(project):
     done = subprocess.run(
         [
-            sys.executable, "-m", "heph_mcp.cli", "up", "--project", str(project), "--port", "0",
+            sys.executable, "-m", "heph_mcp", "up", "--project", str(project), "--port", "0",
             "--agent-cli", "custom", "--agent-command", "no-such-agent-cli --brief {brief}",
         ],
         capture_output=True,

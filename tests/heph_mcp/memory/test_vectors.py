@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from heph_mcp.cli import app
+from heph_mcp.commands.cli import app
 from heph_mcp.memory import MEMORIES, TASKS
 from heph_mcp.memory.vectors import (
     IndexLocked,

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from rich.console import Console
 
+from heph_mcp.commands.status_view import render_status
 from heph_mcp.identity import local_token
-from heph_mcp.status_view import render_status
 
 HOOK = "/hooks/permission-request"
 GUARDED = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typer.testing import CliRunner
 
-from heph_mcp.cli_workflows import workflows_app
+from heph_mcp.commands.workflows import workflows_app
 
 runner = CliRunner()
 WIDE = {"COLUMNS": "200"}

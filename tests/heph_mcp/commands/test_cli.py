@@ -9,8 +9,8 @@ import socket
 
 from typer.testing import CliRunner
 
-from heph_mcp.cli import app
 from heph_mcp.client import LocalServer
+from heph_mcp.commands.cli import app
 from heph_mcp.identity import local_token
 from heph_mcp.settings import load_settings
 from testkit import free_port

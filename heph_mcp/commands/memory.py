@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from heph_mcp.cli_options import Project, QdrantUrl
+from heph_mcp.commands.options import Project, QdrantUrl
 from heph_mcp.memory import Memory
 from heph_mcp.memory.vectors import IndexLocked, IndexUnreachable, check_reachable
 from heph_mcp.services.dedup import TaskDeduper

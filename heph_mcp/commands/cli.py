@@ -21,15 +21,15 @@ from rich.markup import escape
 from claude_config.confinement import network_is_open
 from guardian.runner import run_guardian
 from heph_mcp.board import board_link
-from heph_mcp.cli_memory import memory_app
-from heph_mcp.cli_options import Host, Port, Project, QdrantUrl
-from heph_mcp.cli_workflows import workflows_app
 from heph_mcp.client import HephCallError, HephClient
+from heph_mcp.commands.memory import memory_app
+from heph_mcp.commands.options import Host, Port, Project, QdrantUrl
+from heph_mcp.commands.status_view import render_status
+from heph_mcp.commands.up import up
+from heph_mcp.commands.workflows import workflows_app
 from heph_mcp.identity import local_token
 from heph_mcp.serve import ServeError, running_url, serve
 from heph_mcp.settings import Settings, load_settings
-from heph_mcp.status_view import render_status
-from heph_mcp.up import up
 from launcher.git_repo import GitError, open_repo
 from launcher.land import land
 from launcher.runner import LauncherError, run_launcher

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from heph_mcp.status_view import render_status
+from heph_mcp.commands.status_view import render_status
 
 
 async def test_the_status_view_shows_agents_with_their_guardian_state_and_recent_steers(heph):
