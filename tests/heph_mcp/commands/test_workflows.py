@@ -90,3 +90,15 @@ def test_check_accepts_a_verify_spec_and_show_prints_it(tmp_path):
     assert _invoke("check", str(path)).exit_code == 0
     shown = _invoke("show", "mine", "--path", str(path))
     assert "`pytest -q` within 600s, on failure fix_task" in shown.stdout
+
+
+def test_show_gives_each_launch_parameter_its_type_and_default(tmp_path):
+    (tmp_path / "t.yaml").write_text(
+        MINE + "config:\n  launch_parameters:\n"
+        "    - {name: depth, type: integer, default: 2}\n"
+        "    - {name: mode, type: choice, options: [quick, thorough], required: true}\n"
+    )
+    result = _invoke("show", "mine", "--path", str(tmp_path))
+    assert result.exit_code == 0
+    assert "depth (integer, optional, default 2)" in result.stdout
+    assert "mode (one of quick, thorough, required)" in result.stdout
