@@ -97,3 +97,11 @@ def test_adding_without_replace_refuses_an_existing_name():
     with pytest.raises(ValueError, match="'bug_fix' already exists"):
         registry.add(BUILTINS[0], replace=False)
     assert [w.name for w in registry.all()] == sorted(EXPECTED)
+
+
+def test_bug_fix_ends_with_a_verified_result_that_stops_the_run():
+    config = WorkflowRegistry.with_builtins().get("bug_fix").config
+    assert config.has_result and config.on_result_found == "stop_all"
+    assert config.result_criteria == [
+        "The bug is fixed and verified: it cannot be reproduced and the tests pass"
+    ]
