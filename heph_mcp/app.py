@@ -19,6 +19,7 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from heph_mcp import prompts, resources
+from heph_mcp.api_routes import ApiRoutes
 from heph_mcp.board import Board
 from heph_mcp.board.auth import redact_access_log
 from heph_mcp.hook_routes import HookRoutes
@@ -123,7 +124,7 @@ def build_app(
     workflows: list[Workflow] | None = None,
 ) -> Starlette:
     """The HTTP app: MCP at /mcp, the board at / and /board/, agents' permission hooks at
-    /hooks/, an unauthenticated /healthz, a request-size cap.
+    /hooks/, the JSON status at /api/status, an unauthenticated /healthz, a request-size cap.
 
     `app.state.stop_streams()` ends the board's event streams; call it when the
     server begins to stop (serve.HephServer does), or uvicorn waits on them.
@@ -133,6 +134,7 @@ def build_app(
     mcp_app = mcp.http_app(path="/mcp")
     board = Board(lambda: runtime.services, runtime.resolve)
     hooks = HookRoutes(lambda: runtime.services, runtime.resolve)
+    api = ApiRoutes(lambda: runtime.services, runtime.resolve)
     redact_access_log()
 
     async def healthz(_: Request) -> JSONResponse:
@@ -142,6 +144,7 @@ def build_app(
         routes=[
             Route("/healthz", healthz),
             *hooks.routes(),
+            *api.routes(),
             *board.routes(),
             Mount("/", app=mcp_app),
         ],

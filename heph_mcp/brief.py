@@ -37,6 +37,17 @@ This run tracks its work as tickets on a board with the columns {columns}.
 - `resolve_ticket(ticket_id, resolution)` when its work is complete; a ticket also resolves
   by itself when its last open task is reported done."""
 
+RESULT_GUIDE = """\
+## This run ends with a result
+When the run's goal is reached and checked, submit its answer once with
+`submit_result(markdown, evidence)`: the answer itself (what was found or made, and how to
+use it) and, as evidence, the commands you ran with what they showed. A validator checks it
+against these criteria, and when it passes the run is complete{stop}:
+{criteria}
+Submit only what you have verified; a rejected result comes back to you as guidance."""
+
+STOP_ALL = ", every other agent of the run stops and its open tasks are cancelled"
+
 
 VALIDATOR_GUIDE = """\
 ## How to work with Hephaestus
@@ -117,7 +128,17 @@ def task_brief(
     if workflow.config.enable_tickets and task.kind == "work":
         columns = ", ".join(workflow.config.board.columns)
         parts += ["", TICKET_GUIDE.format(columns=columns)]
+    if workflow.config.has_result and task.kind == "work":
+        parts += ["", result_guide(workflow)]
     return "\n".join(parts)
+
+
+def result_guide(workflow: Workflow) -> str:
+    """How a workflow with a result ends: agents must know to submit it, and against what."""
+    config = workflow.config
+    criteria = config.result_criteria or ["The result answers the run's goal, with evidence."]
+    stop = STOP_ALL if config.on_result_found == "stop_all" else ""
+    return RESULT_GUIDE.format(stop=stop, criteria="\n".join(f"- {c}" for c in criteria))
 
 
 def work_section(run_id: str, work: list[WorkOnBranch]) -> list[str]:

@@ -70,7 +70,7 @@ class HephClient:
     async def register_workflow(self, workflow: Workflow) -> dict[str, Any]:
         return await self.call("register_workflow", definition=workflow.model_dump(mode="json"))
 
-    async def start_workflow(self, workflow: str, goal: str, **params: str) -> dict[str, Any]:
+    async def start_workflow(self, workflow: str, goal: str, **params: str | int) -> dict[str, Any]:
         return await self.call("start_workflow", workflow=workflow, goal=goal, params=params)
 
     async def create_task(

@@ -227,7 +227,7 @@ class Run(BaseModel):
     id: str
     workflow: str
     goal: str
-    params: dict[str, str]
+    params: dict[str, str | int]
     status: Literal["active", "completed", "cancelled"]
     created_at: str | None
     awaiting_merges: bool = Field(

@@ -8,11 +8,13 @@ for, when its work counts as done, and how its agents run.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from phases.approvals import ApprovalPolicy
+from phases.params import LaunchParameter, ParamValue, resolve_params
 
 NAME_PATTERN = r"^[a-z][a-z0-9_\-]{0,63}$"
 UNSCOPED_FILE_TOOLS = ("Read", "Edit", "Write", "MultiEdit", "NotebookEdit", "Glob", "Grep")
@@ -119,15 +121,6 @@ class Board(_Strict):
         return value
 
 
-class LaunchParameter(_Strict):
-    """A value the user supplies at start; `{name}` in the first task is replaced by it."""
-
-    name: str = Field(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$")
-    description: str = ""
-    required: bool = False
-    default: str | None = None
-
-
 class WorkflowConfig(_Strict):
     has_result: bool = False
     result_criteria: list[str] = Field(default_factory=list)
@@ -183,20 +176,15 @@ class Workflow(_Strict):
         """The merge check of a phase's tasks: the phase's own, else the workflow's."""
         return self.phase(ref).verify or self.config.verify
 
-    def render_first_task(self, goal: str, params: dict[str, str]) -> tuple[str, str]:
-        """Substitute goal and launch parameters into the first task; missing required ones fail."""
-        values = {"goal": goal}
-        for spec in self.config.launch_parameters:
-            if spec.name in params:
-                values[spec.name] = params[spec.name]
-            elif spec.default is not None:
-                values[spec.name] = spec.default
-            elif spec.required:
-                raise ValueError(f"workflow {self.name!r} needs launch parameter {spec.name!r}")
-        unknown = set(params) - {s.name for s in self.config.launch_parameters}
-        if unknown:
-            allowed = [s.name for s in self.config.launch_parameters] or "none"
-            raise ValueError(f"unknown launch parameters {sorted(unknown)}; allowed: {allowed}")
+    def resolve_params(self, params: Mapping[str, object]) -> dict[str, ParamValue]:
+        """Each launch parameter's value in its type (given, else its default); ValueError
+        names every wrong, missing or unknown one and what is allowed."""
+        return resolve_params(self.name, self.config.launch_parameters, params)
+
+    def render_first_task(self, goal: str, params: Mapping[str, object]) -> tuple[str, str]:
+        """Substitute goal and launch parameters into the first task; bad parameters fail."""
+        values = {name: str(value) for name, value in self.resolve_params(params).items()}
+        values["goal"] = goal
         return _substitute(self.first_task.title, values), _substitute(
             self.first_task.description, values
         )

@@ -16,7 +16,15 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
-from phases import Phase, Verify, Workflow, WorkflowLoadError, WorkflowRegistry, load_workflows
+from phases import (
+    LaunchParameter,
+    Phase,
+    Verify,
+    Workflow,
+    WorkflowLoadError,
+    WorkflowRegistry,
+    load_workflows,
+)
 
 workflows_app = typer.Typer(
     name="workflows",
@@ -117,18 +125,24 @@ def _section(heading: str, items: list[str]) -> list[str]:
 
 def _config_text(workflow: Workflow) -> str:
     config = workflow.config
-    params = ", ".join(
-        p.name + ("" if p.required else " (optional)") for p in config.launch_parameters
-    )
     lines = [
         f"max agents {config.max_concurrent_agents} · tickets: {config.enable_tickets}"
-        f" · launch parameters: {escape(params or 'none')}"
+        f" · launch parameters: {'' if config.launch_parameters else 'none'}"
     ]
+    lines += [f"• {escape(_param_text(p))}" for p in config.launch_parameters]
     if config.verify is not None:
         lines.append(f"merge check (every phase without its own): {_verify_text(config.verify)}")
     if config.has_result:
         lines += _section(f"Result ({config.on_result_found} when found)", config.result_criteria)
     return "\n".join(lines)
+
+
+def _param_text(param: LaunchParameter) -> str:
+    kind = f"one of {', '.join(param.options)}" if param.type == "choice" else param.type
+    need = "required" if param.required and param.default is None else "optional"
+    default = f", default {param.default}" if param.default is not None else ""
+    about = f": {param.description}" if param.description else ""
+    return f"{param.name} ({kind}, {need}{default}){about}"
 
 
 def _verify_text(verify: Verify) -> str:

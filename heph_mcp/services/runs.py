@@ -71,11 +71,12 @@ class RunService:
         self._notifier = notifier or Notifier()
 
     async def start(
-        self, principal: Principal, workflow_name: str, goal: str, params: dict[str, str]
+        self, principal: Principal, workflow_name: str, goal: str, params: dict[str, str | int]
     ) -> StartedRun:
         workflow = self._workflows.get(workflow_name)
         try:
-            title, description = workflow.render_first_task(goal, params)
+            values = workflow.resolve_params(params)
+            title, description = workflow.render_first_task(goal, values)
         except ValueError as exc:
             raise InvalidRequest(str(exc)) from None
         run_id, task_id, ts = new_id("r", 3), new_id("t"), now()
@@ -88,7 +89,7 @@ class RunService:
                     workflow.name,
                     workflow.model_dump_json(),
                     goal,
-                    json.dumps(params),
+                    json.dumps(values),
                     workflow.config.max_concurrent_agents,
                     principal.id,
                     ts,

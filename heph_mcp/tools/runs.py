@@ -25,7 +25,7 @@ from heph_mcp.tools.common import (
     roles,
     services,
 )
-from phases import Workflow
+from phases import LaunchParameter, Workflow
 
 
 class PhaseInfo(BaseModel):
@@ -39,7 +39,9 @@ class WorkflowInfo(BaseModel):
     description: str
     phases: list[PhaseInfo]
     has_result: bool
-    launch_parameters: list[str]
+    launch_parameters: list[LaunchParameter] = Field(
+        description="What start_workflow's params take: ask the user for each, by its type"
+    )
 
     @classmethod
     def of(cls, workflow: Workflow) -> "WorkflowInfo":
@@ -50,7 +52,7 @@ class WorkflowInfo(BaseModel):
                 PhaseInfo(id=p.id, name=p.name, description=p.description) for p in workflow.phases
             ],
             has_result=workflow.config.has_result,
-            launch_parameters=[p.name for p in workflow.config.launch_parameters],
+            launch_parameters=list(workflow.config.launch_parameters),
         )
 
 
@@ -93,10 +95,11 @@ def register(mcp: FastMCP, limits: Limits) -> None:
             Field(min_length=1, max_length=limits.text, description="What this run should achieve"),
         ],
         params: Annotated[
-            dict[str, Annotated[str, Field(max_length=limits.text)]],
+            dict[str, Annotated[str, Field(max_length=limits.text)] | int],
             Field(
                 max_length=limits.list_items,
-                description="Values for the workflow's launch parameters",
+                description="Values for the workflow's launch parameters (list_workflows gives"
+                " each one's type, options and default)",
             ),
         ] = {},  # noqa: B006
     ) -> StartedRun:

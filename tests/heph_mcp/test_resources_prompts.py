@@ -72,3 +72,21 @@ async def test_ops_renders_a_brief_by_task_id(heph):
     async with heph.ops() as ops:
         prompt = await ops.get_prompt("task_brief", {"task_id": started["task_id"]})
     assert f"Task id: {started['task_id']}" in prompt.messages[0].content.text
+
+
+async def test_a_brief_in_a_run_with_a_result_says_how_to_submit_it_and_against_what(heph):
+    await heph.start_run(goal="the parser crashes on empty input")
+    agent = await heph.launch_agent()
+    async with heph.client(agent.token) as client:
+        text = (await client.get_prompt("task_brief")).messages[0].content.text
+    assert "## This run ends with a result" in text and "submit_result(markdown, evidence)" in text
+    assert "- The bug is fixed and verified: it cannot be reproduced and the tests pass" in text
+    assert "every other agent of the run stops" in text  # stop_all
+
+
+async def test_a_brief_in_a_run_without_a_result_says_nothing_of_one(heph):
+    await heph.start_run("feature_development", goal="add a --json flag")
+    agent = await heph.launch_agent()
+    async with heph.client(agent.token) as client:
+        text = (await client.get_prompt("task_brief")).messages[0].content.text
+    assert "submit_result" not in text

@@ -26,7 +26,10 @@ the JSON script embedded in its task description between `<<script` and
                                        wait_file to sit on it like a CLI waiting for an answer;
                                        the terminal echoes anything typed meanwhile)
   {"when_feedback": [STEPS]}           run these steps only when a validator sent the task back
-  {"submit_result": MARKDOWN}          submit the run's result
+  {"submit_result": MARKDOWN, "evidence": [TEXT...]}
+                                       submit the run's result (evidence is optional)
+  {"wait_parent_merged": true}         wait until the task that created this one has its merge
+                                       outcome (merged or nothing); report failed on any other
   {"probe": [PATHS], "report_to": PATH}
                                        what this agent can see of each path (a file's first
                                        bytes, a folder's entries, or the error), as JSON
@@ -34,6 +37,8 @@ the JSON script embedded in its task description between `<<script` and
   {"review_file": PATH, "expect": TEXT}
                                        as a validator: pass when PATH contains TEXT
   {"review": true|false}               as a validator: give this verdict
+  {"review_command": [ARGV...]}        as a validator: run the command in the worktree; pass
+                                       when it exits 0, with its output as the evidence
   {"expect_file": PATH, "contains": TEXT}
                                        the work this task builds on must be here: report the
                                        task failed, saying what was seen, when PATH is missing
@@ -163,8 +168,20 @@ async def run_step(
         for inner in step["when_feedback"] if task.get("feedback") else []:
             await run_step(client, inner, task, brief, saved)
     elif "submit_result" in step:
-        result = await call(client, "submit_result", markdown=step["submit_result"])
+        result = await call(
+            client, "submit_result", markdown=step["submit_result"],
+            evidence=step.get("evidence", []),
+        )  # fmt: skip
         say(f"submitted result {result.get('id')}")
+    elif "wait_parent_merged" in step:
+        outcome = await wait_merged(client, task["parent_task_id"])
+        if outcome not in ("merged", "nothing"):
+            reason = f"the work I verify ({task['parent_task_id']}) did not land: {outcome}"
+            await call(client, "update_task_status", status="failed", summary=reason)
+            return True
+    elif "review_command" in step:
+        await review_command(client, step["review_command"])
+        return True
     elif "probe" in step:
         seen = {path: probe(Path(path)) for path in step["probe"]}
         Path(step["report_to"]).write_text(json.dumps(seen, indent=2))
@@ -228,6 +245,29 @@ async def review_file(client: Client, path: Path, expect: str) -> None:
         evidence=[f"{path} mode {mode:o}: {content!r}"],
     )  # fmt: skip
     say(f"reviewed: {verdict.get('outcome')}")
+
+
+async def wait_merged(client: Client, task_id: str) -> str:
+    """Poll a task until its merge has an outcome; the test's own deadline bounds the wait."""
+    while True:
+        state = (await call(client, "get_task", task_id=task_id)).get("merge_state")
+        if state in ("merged", "nothing", "conflict", "verify_failed"):
+            say(f"{task_id} merge: {state}")
+            return str(state)
+        await asyncio.sleep(0.2)
+
+
+async def review_command(client: Client, argv: list[str]) -> None:
+    """Judge by a command's exit status, as a validator running the check itself would."""
+    done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=60)
+    output = (done.stdout + done.stderr).strip()
+    passed = done.returncode == 0
+    verdict = await call(
+        client, "give_validation_review", passed=passed,
+        feedback=f"{' '.join(argv)} exited {done.returncode}",
+        evidence=[f"$ {' '.join(argv)}", f"exit {done.returncode}: {output[-500:]}"],
+    )  # fmt: skip
+    say(f"reviewed by command: {verdict.get('outcome')}")
 
 
 async def idle_prompt(client: Client) -> None:

@@ -10,6 +10,7 @@ from phases import WorkflowRegistry, builtin_workflows
 
 EXPECTED = {
     "bug_fix": ["reproduce", "fix", "verify"],
+    "crackme_solving": ["reconnaissance", "analysis", "solving", "verification"],
     "documentation": ["audit", "write", "review"],
     "feature_development": ["design", "implement", "test"],
     "index_repo": ["survey", "document_area"],
@@ -88,7 +89,9 @@ def test_extra_workflow_files_override_builtins_of_the_same_name(tmp_path):
 
 
 def test_an_unknown_workflow_name_lists_the_available_ones():
-    with pytest.raises(KeyError, match="no workflow 'nope'; available: bug_fix, documentation"):
+    with pytest.raises(
+        KeyError, match="no workflow 'nope'; available: bug_fix, crackme_solving, documentation"
+    ):
         WorkflowRegistry.with_builtins().get("nope")
 
 
@@ -97,3 +100,21 @@ def test_adding_without_replace_refuses_an_existing_name():
     with pytest.raises(ValueError, match="'bug_fix' already exists"):
         registry.add(BUILTINS[0], replace=False)
     assert [w.name for w in registry.all()] == sorted(EXPECTED)
+
+
+def test_bug_fix_ends_with_a_verified_result_that_stops_the_run():
+    config = WorkflowRegistry.with_builtins().get("bug_fix").config
+    assert config.has_result and config.on_result_found == "stop_all"
+    assert config.result_criteria == [
+        "The bug is fixed and verified: it cannot be reproduced and the tests pass"
+    ]
+
+
+def test_crackme_solving_needs_a_binary_path_and_ends_with_a_result_that_stops_the_run():
+    workflow = WorkflowRegistry.with_builtins().get("crackme_solving")
+    assert workflow.config.has_result and workflow.config.on_result_found == "stop_all"
+    assert any("accepts" in c for c in workflow.config.result_criteria)
+    [binary] = workflow.config.launch_parameters
+    assert (binary.name, binary.type, binary.required) == ("binary", "path", True)
+    title, _ = workflow.render_first_task("crack it", {"binary": "bin/crackme"})
+    assert title == "Reconnaissance: bin/crackme"

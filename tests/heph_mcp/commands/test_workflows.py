@@ -54,7 +54,7 @@ def test_show_finds_a_workflow_from_an_extra_path(tmp_path):
 def test_show_of_an_unknown_workflow_exits_2_and_lists_the_names():
     result = _invoke("show", "nope")
     assert result.exit_code == 2
-    assert "no workflow 'nope'; available: bug_fix, documentation" in result.stderr
+    assert "no workflow 'nope'; available: bug_fix, crackme_solving, documentation" in result.stderr
 
 
 def test_check_accepts_a_good_folder(tmp_path):
@@ -90,3 +90,24 @@ def test_check_accepts_a_verify_spec_and_show_prints_it(tmp_path):
     assert _invoke("check", str(path)).exit_code == 0
     shown = _invoke("show", "mine", "--path", str(path))
     assert "`pytest -q` within 600s, on failure fix_task" in shown.stdout
+
+
+def test_show_gives_each_launch_parameter_its_type_and_default(tmp_path):
+    (tmp_path / "t.yaml").write_text(
+        MINE + "config:\n  launch_parameters:\n"
+        "    - {name: depth, type: integer, default: 2}\n"
+        "    - {name: mode, type: choice, options: [quick, thorough], required: true}\n"
+    )
+    result = _invoke("show", "mine", "--path", str(tmp_path))
+    assert result.exit_code == 0
+    assert "depth (integer, optional, default 2)" in result.stdout
+    assert "mode (one of quick, thorough, required)" in result.stdout
+
+
+def test_show_prints_the_crackme_workflow_with_its_four_phases_and_its_result():
+    result = _invoke("show", "crackme_solving")
+    assert result.exit_code == 0
+    for number, name in enumerate(["reconnaissance", "analysis", "solving", "verification"], 1):
+        assert f"phase {number}: {name}" in result.stdout
+    assert "binary (path, required)" in result.stdout
+    assert "Result (stop_all when found)" in result.stdout
