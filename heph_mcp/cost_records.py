@@ -82,6 +82,30 @@ class RunCost(Spend):
             else "ok"
         )
 
+    def line(self) -> str:
+        """One line for status texts: tokens by kind, dollars, and the budget's state."""
+        text = (
+            f"{self.total:,} tokens (in {self.input_tokens:,}, out {self.output_tokens:,},"
+            f" cache read {self.cache_read_tokens:,}, cache write {self.cache_write_tokens:,}),"
+            f" ~${self.usd:.2f}"
+        )
+        if self.guardian.total:
+            text += f" incl. Guardian {self.guardian.total:,} tokens ~${self.guardian.usd:.2f}"
+        if self.unpriced_tokens:
+            text += f"; {self.unpriced_tokens:,} unpriced ({', '.join(self.unpriced_models)})"
+        return text + self._budget_text()
+
+    def _budget_text(self) -> str:
+        if self.budget_used is None:
+            return ""
+        caps = [f"{self.budget_tokens:,} tokens"] if self.budget_tokens else []
+        caps += [f"${self.budget_usd:.2f}"] if self.budget_usd else []
+        note = {"warning": " WARNING: 80% reached", "over_budget": " OVER BUDGET"}
+        return (
+            f"; budget {self.budget_used:.0%} of {' / '.join(caps)}"
+            f"{note.get(self.budget_state, '')}"
+        )
+
 
 class UsageRecorded(BaseModel):
     recorded: int
