@@ -236,8 +236,9 @@ class Guardian:
         self._observe("analysis", {"agent_id": obs.agent_id, "state": verdict.state, **recorded})
 
     async def _report_usage(self, agent: dict[str, Any]) -> None:
-        """The agent's tokens so far, from its Claude Code transcripts (cost and budget)."""
-        if agent.get("cli") != "claude" or not agent.get("worktree"):
+        """The agent's tokens so far, from its Claude Code transcripts (cost and budget); other
+        CLIs have none, and finding none costs one stat."""
+        if not agent.get("worktree"):
             return
         reader = self.usage.setdefault(agent["id"], UsageReader())
         try:

@@ -1,6 +1,6 @@
 """Cost from a real transcript: the real `claude` writes its session transcript while the
-scripted model (the LLM's test double) reports known `usage` numbers; the launcher and the
-launcher reads that transcript as the session ends, and the server's sums must match it."""
+scripted model (the LLM's test double) reports known `usage` numbers; the launcher reads
+that transcript as the session ends, and the server's sums must match it exactly."""
 
 from __future__ import annotations
 
