@@ -331,9 +331,9 @@ MIGRATIONS: list[tuple[str, str]] = [
             cache_read_tokens INTEGER NOT NULL DEFAULT 0,
             cache_write_tokens INTEGER NOT NULL DEFAULT 0,
             recorded_at REAL NOT NULL,
-            PRIMARY KEY (agent_id, key)
+            PRIMARY KEY (run_id, key)
         );
-        CREATE INDEX usage_run ON usage (run_id)
+        CREATE INDEX usage_agent ON usage (agent_id)
         """,
     ),
 ]

@@ -2,8 +2,8 @@
 
 The launcher and the Guardian (ops role) read Claude Code's session transcripts
 and the Guardian's own LLM answers, and report each message's `usage` here,
-keyed by message: a message reported again replaces its row, so repeating a
-report never counts twice. After every report the run's budget is judged: at
+keyed by message within the run: a message reported again (by anyone) updates
+its row, so repeating a report never counts twice. After every report the run's budget is judged: at
 80% the run is marked warned, at 100% it is marked over budget, the claim
 query skips it (nothing new launches) and its running agents are told, as
 guidance, to wrap up.
@@ -33,6 +33,9 @@ Source = Literal["agent", "guardian"]
 Fetch = Callable[[str, Iterable[Any]], Awaitable[list[aiosqlite.Row]]]
 BUDGET_PARAMS = ("budget_tokens", "budget_usd")
 USAGE_COLUMNS = "input_tokens, output_tokens, cache_read_tokens, cache_write_tokens"
+# A message seen again (a retry's agent reads its worktree's earlier transcripts too) keeps
+# its first reporter and takes the new counts.
+UPSERT = ", ".join(f"{c} = excluded.{c}" for c in USAGE_COLUMNS.split(", ") + ["recorded_at"])
 WRAP_UP = (
     "This run has used its whole budget ({used}). Stop starting new work: commit what you "
     "have, save what the next agent must know with save_memory, and report your task now "
@@ -59,8 +62,9 @@ class CostService:
         run_id = agent["run_id"]
         async with self._store.transaction() as db:
             await db.executemany(
-                f"INSERT OR REPLACE INTO usage (agent_id, key, run_id, task_id, source, model,"
-                f" {USAGE_COLUMNS}, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO usage (agent_id, key, run_id, task_id, source, model,"
+                f" {USAGE_COLUMNS}, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                f" ON CONFLICT (run_id, key) DO UPDATE SET {UPSERT}",
                 [
                     (agent_id, e.key, run_id, agent["task_id"], source, e.model, e.input_tokens,
                      e.output_tokens, e.cache_read_tokens, e.cache_write_tokens, now())

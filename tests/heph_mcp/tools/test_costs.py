@@ -167,3 +167,20 @@ async def test_a_dollar_budget_from_the_workflow_config_is_enforced_too(heph):
     await _report(heph, agent.agent_id, [_entry("m1", o=1000)])  # $0.015 at sonnet's price
     cost, _ = await _cost(heph, agent.run_id)
     assert cost["budget_usd"] == 0.01 and cost["budget_state"] == "over_budget"
+
+
+async def test_a_message_a_retrys_agent_reports_again_stays_with_its_first_agent(heph):
+    """A retry works in the same worktree, whose transcript folder holds the earlier session."""
+    await heph.start_run()
+    first = await heph.launch_agent()
+    await _report(heph, first.agent_id, [_entry("m1", i=100)])
+    async with heph.ops() as ops:
+        await ops.call_tool("report_agent_exit", {"agent_id": first.agent_id, "reason": "died"})
+    second = await heph.launch_agent()
+    await _report(heph, second.agent_id, [_entry("m1", i=100), _entry("m2", i=7)])
+    cost, _ = await _cost(heph, first.run_id)
+    assert second.task_id == first.task_id and cost["input_tokens"] == 107
+    assert [(a["agent_id"], a["input_tokens"]) for a in cost["agents"]] == [
+        (first.agent_id, 100),
+        (second.agent_id, 7),
+    ]
