@@ -33,7 +33,9 @@ def cost_table(runs: list[dict[str, Any]]) -> Table | None:
 
 
 def _shown(cost: dict[str, Any] | None) -> bool:
-    return bool(cost) and (any(cost[k] for k in KINDS) or cost.get("budget_used") is not None)
+    if not cost:
+        return False
+    return any(cost[k] for k in KINDS) or cost.get("budget_used") is not None
 
 
 def _budget(cost: dict[str, Any]) -> str:
