@@ -160,8 +160,17 @@ def status_text(runs: list[RunStatus]) -> str:
             lines.append(f"  Phase {phase.phase} {phase.name}: {counts}")
             lines += [f"    - {t.id} [{t.status}] {t.title[:100]}" for t in phase.tasks]
         notes = {n.agent_id: n for n in (status.guardian.notes if status.guardian else [])}
+        spent = (
+            {a.agent_id: a for a in status.cost.agents if a.source == "agent"}
+            if status.cost
+            else {}
+        )
         for agent in status.agents:
             lines.append(f"  Agent {agent.id} on {agent.task_id} in tmux {agent.session_name}")
+            if agent.id in spent:
+                lines.append(
+                    f"    Used {spent[agent.id].total:,} tokens, ~${spent[agent.id].usd:.2f}"
+                )
             if agent.id in notes:
                 note = notes[agent.id]
                 lines.append(

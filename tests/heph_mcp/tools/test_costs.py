@@ -70,6 +70,7 @@ async def test_usage_is_summed_per_agent_task_and_run_and_priced_from_the_table(
     ]
     assert cost["tasks"] == [{**cost["tasks"][0], "task_id": agent.task_id, "input_tokens": 410}]
     assert "1,705 tokens" in text and "incl. Guardian 340 tokens" in text
+    assert "Used 1,365 tokens" in text
 
 
 async def test_a_message_reported_twice_counts_once_with_its_latest_figures(heph):
