@@ -150,7 +150,7 @@ class CostService:
         return True
 
 
-def run_budget(workflow: Workflow, params: dict[str, str]) -> tuple[dict[str, str], Budget]:
+def run_budget(workflow: Workflow, params: dict[str, Any]) -> tuple[dict[str, Any], Budget]:
     """The run's launch parameters without the budget ones, and its budget: the params'
     `budget_tokens` / `budget_usd` over the workflow's `config.budget`."""
     given = {k: params[k] for k in BUDGET_PARAMS if k in params}
