@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ from guardian.observe import Cursor, Observation, advance, dialog_key, look
 from heph_mcp.client import HephCallError, HephClient
 from launcher.git_repo import GitError, changed_files, run_branch
 from launcher.tmux import Tmux
+from launcher.usage import UsageReader, report_usage
 
 log = logging.getLogger("heph.guardian")
 GUIDANCE_COMMAND = "/mcp__hephaestus__guidance"
@@ -73,6 +75,7 @@ class Guardian:
         self.cursors: dict[str, Cursor] = {}
         self.overlaps_steered: set[tuple[str, str]] = set()
         self.to_announce: set[str] = set()
+        self.usage: dict[str, UsageReader] = {}
         self._observe = observer or (lambda kind, data: None)
 
     async def run(self, stop: asyncio.Event, interval: float) -> None:
@@ -87,8 +90,10 @@ class Guardian:
         stats = CycleStats(agents=len(running))
         for agent in running:
             await self._watch(agent, stats)
+            await self._report_usage(agent)
         live = {a["id"] for a in running}
         self.cursors = {k: v for k, v in self.cursors.items() if k in live}
+        self.usage = {k: v for k, v in self.usage.items() if k in live}
         self.to_announce &= live
         await self.conduct(live)
         return stats
@@ -188,6 +193,7 @@ class Guardian:
         if verdict.steering is None and self._llm_due(obs):
             stats.llm_calls += 1
             verdict = await self.llm.judge(obs)  # type: ignore[union-attr]
+            await self._report_judging(obs, verdict)
             cursor = self.cursors[obs.agent_id]
             cursor.unjudged, cursor.since_llm = [], 0
             verdict.summary = verdict.summary or obs.previous_summary
@@ -228,6 +234,32 @@ class Guardian:
             # A new steer about an error starts its count again.
             self.cursors[obs.agent_id].errors.clear()
         self._observe("analysis", {"agent_id": obs.agent_id, "state": verdict.state, **recorded})
+
+    async def _report_usage(self, agent: dict[str, Any]) -> None:
+        """The agent's tokens so far, from its Claude Code transcripts (cost and budget); other
+        CLIs have none, and finding none costs one stat."""
+        if not agent.get("worktree"):
+            return
+        reader = self.usage.setdefault(agent["id"], UsageReader())
+        try:
+            await report_usage(self.client, reader, agent["id"], agent["worktree"])
+        except (HephCallError, OSError) as exc:
+            log.info("usage of %s not reported: %s", agent["id"], exc)
+
+    async def _report_judging(self, obs: Observation, verdict: Verdict) -> None:
+        """The Guardian's own LLM use counts in the run's cost, keyed per call."""
+        entry = {
+            "key": f"judge-{uuid.uuid4().hex}", "model": verdict.model or self.llm_name,
+            "input_tokens": verdict.tokens_in, "output_tokens": verdict.tokens_out,
+        }  # fmt: skip
+        with contextlib.suppress(HephCallError):
+            await self.client.call(
+                "record_usage", agent_id=obs.agent_id, entries=[entry], source="guardian"
+            )
+
+    @property
+    def llm_name(self) -> str:
+        return str(getattr(self.llm, "model", None) or getattr(self.llm, "name", "llm"))
 
     async def _changed(self, agent: dict[str, Any]) -> list[str]:
         if not agent.get("worktree"):

@@ -28,6 +28,7 @@ class Verdict:
     severity: str = "warning"
     tokens_in: int = 0
     tokens_out: int = 0
+    model: str = ""  # the LLM that judged, for its price
 
 
 class Judge(Protocol):

@@ -141,7 +141,12 @@ class ClaudeHeadlessJudge:
         usage = answer.get("usage") or {}
         keys = ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
         tokens_in = sum(int(usage.get(k) or 0) for k in keys)
-        return parse(str(answer.get("result", "")), tokens_in, int(usage.get("output_tokens") or 0))
+        verdict = parse(
+            str(answer.get("result", "")), tokens_in, int(usage.get("output_tokens") or 0)
+        )
+        # Without --model it is the user's default: the answer names it (for its price).
+        verdict.model = self.model or next(iter(answer.get("modelUsage") or {}), "")
+        return verdict
 
 
 def make_judge(

@@ -10,22 +10,15 @@ compacted to one short line per entry, from a per-agent byte offset.
 from __future__ import annotations
 
 import json
-import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from launcher.usage import transcript_dir
+
+__all__ = ["TranscriptCursor", "compact", "transcript_dir"]
+
 MAX_LINE = 300
-
-
-def projects_dir() -> Path:
-    config = os.environ.get("CLAUDE_CONFIG_DIR")
-    return (Path(config) if config else Path.home() / ".claude") / "projects"
-
-
-def transcript_dir(worktree: str) -> Path:
-    return projects_dir() / re.sub(r"[^A-Za-z0-9]", "-", worktree)
 
 
 @dataclass

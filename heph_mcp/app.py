@@ -30,7 +30,7 @@ from heph_mcp.records import Principal
 from heph_mcp.services import Services
 from heph_mcp.settings import Settings
 from heph_mcp.store import Store
-from heph_mcp.tools import approvals, guidance, ops, runs, tasks, tickets, validation
+from heph_mcp.tools import approvals, controls, guidance, ops, runs, tasks, tickets, validation
 from heph_mcp.tools import memory as memory_tools
 from heph_mcp.tools.common import Limits
 from phases import Workflow, WorkflowRegistry
@@ -110,6 +110,8 @@ def build_server(
     guidance.register(mcp)
     guidance.register_conductor(mcp)
     guidance.register_messages(mcp, settings.max_text_chars)
+    controls.register(mcp, limits)
+    controls.register_usage(mcp)
     mcp.add_middleware(guidance.PiggybackGuidance())
     resources.register(mcp)
     prompts.register(mcp)

@@ -7,7 +7,7 @@ exact tool names it will see in Claude Code (`mcp__hephaestus__<tool>`).
 from __future__ import annotations
 
 from heph_mcp.merge_records import WorkOnBranch
-from heph_mcp.records import RunStatus, Task
+from heph_mcp.records import Run, RunStatus, Task
 from heph_mcp.services.memories import MemoryHit
 from phases import Phase, Workflow
 
@@ -170,14 +170,28 @@ def status_text(runs: list[RunStatus]) -> str:
     for status in runs:
         run = status.run
         waiting = " (completes when its missing work lands)" if run.awaiting_merges else ""
-        lines.append(f"Run {run.id} [{run.status}]{waiting} {run.workflow}: {run.goal[:120]}")
+        flags = "".join(f" ({f})" for f, on in _flags(run) if on)
+        lines.append(
+            f"Run {run.id} [{run.status}]{flags}{waiting} {run.workflow}: {run.goal[:120]}"
+        )
+        if status.cost is not None and (status.cost.total or status.cost.budget_used is not None):
+            lines.append(f"  Cost: {status.cost.line()}")
         for phase in status.phases:
             counts = ", ".join(f"{n} {s}" for s, n in sorted(phase.counts.items())) or "no tasks"
             lines.append(f"  Phase {phase.phase} {phase.name}: {counts}")
             lines += [f"    - {t.id} [{t.status}] {t.title[:100]}" for t in phase.tasks]
         notes = {n.agent_id: n for n in (status.guardian.notes if status.guardian else [])}
+        spent = (
+            {a.agent_id: a for a in status.cost.agents if a.source == "agent"}
+            if status.cost
+            else {}
+        )
         for agent in status.agents:
             lines.append(f"  Agent {agent.id} on {agent.task_id} in tmux {agent.session_name}")
+            if agent.id in spent:
+                lines.append(
+                    f"    Used {spent[agent.id].total:,} tokens, ~${spent[agent.id].usd:.2f}"
+                )
             if agent.id in notes:
                 note = notes[agent.id]
                 lines.append(
@@ -199,6 +213,13 @@ def status_text(runs: list[RunStatus]) -> str:
         for result in status.results:
             lines.append(f"  Result {result.id} [{result.status}]: {_first_line(result.markdown)}")
     return "\n".join(lines)
+
+
+def _flags(run: Run) -> list[tuple[str, bool]]:
+    return [
+        ("paused: nothing new launches", run.paused),
+        ("over budget: nothing new launches", run.over_budget),
+    ]
 
 
 def _section(title: str, items: list[str]) -> list[str]:

@@ -308,4 +308,32 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     ("lineage_of_tasks", "ALTER TABLE tasks ADD COLUMN lineage TEXT"),
+    (
+        "operator_controls_and_costs",
+        # runs.status has a CHECK: a pause and an exhausted budget are columns, not statuses,
+        # because a paused or over-budget run is still active (its agents keep working).
+        """
+        ALTER TABLE runs ADD COLUMN paused_at REAL;
+        ALTER TABLE runs ADD COLUMN paused_by TEXT;
+        ALTER TABLE runs ADD COLUMN budget_tokens INTEGER;
+        ALTER TABLE runs ADD COLUMN budget_usd REAL;
+        ALTER TABLE runs ADD COLUMN budget_warned_at REAL;
+        ALTER TABLE runs ADD COLUMN over_budget_at REAL;
+        CREATE TABLE usage (
+            agent_id TEXT NOT NULL REFERENCES agents(id),
+            key TEXT NOT NULL,
+            run_id TEXT NOT NULL REFERENCES runs(id),
+            task_id TEXT NOT NULL REFERENCES tasks(id),
+            source TEXT NOT NULL CHECK (source IN ('agent', 'guardian')),
+            model TEXT NOT NULL,
+            input_tokens INTEGER NOT NULL DEFAULT 0,
+            output_tokens INTEGER NOT NULL DEFAULT 0,
+            cache_read_tokens INTEGER NOT NULL DEFAULT 0,
+            cache_write_tokens INTEGER NOT NULL DEFAULT 0,
+            recorded_at REAL NOT NULL,
+            PRIMARY KEY (run_id, key)
+        );
+        CREATE INDEX usage_agent ON usage (agent_id)
+        """,
+    ),
 ]

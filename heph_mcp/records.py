@@ -9,6 +9,7 @@ from typing import Any, Literal, Self
 import aiosqlite
 from pydantic import BaseModel, Field
 
+from heph_mcp.cost_records import RunCost
 from heph_mcp.merge_records import (
     LandRequest,
     Lineage,
@@ -235,6 +236,10 @@ class Run(BaseModel):
         description="Its result is validated; it completes once every done task's work is on"
         " its branch",
     )
+    paused: bool = Field(default=False, description="Paused by the user: nothing new launches")
+    over_budget: bool = Field(
+        default=False, description="Its budget is spent: nothing new launches"
+    )
 
 
 class Agent(BaseModel):
@@ -326,6 +331,9 @@ class RunStatus(BaseModel):
     )
     landings: list[LandRequest] = Field(
         default_factory=list, description="Requests to land the run's branch, newest first"
+    )
+    cost: RunCost | None = Field(
+        default=None, description="Tokens and estimated dollars per agent, task and run; budget"
     )
 
 

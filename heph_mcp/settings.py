@@ -113,6 +113,11 @@ class Settings(BaseSettings):
     )
     guardian_api_key: SecretStr | None = None
 
+    # Cost: a run's tokens are priced from this table (default: the one in the package).
+    prices_file: Path | None = Field(
+        default=None, description="A YAML price table to use instead of heph_mcp/data/prices.yaml"
+    )
+
     @field_validator("project")
     @classmethod
     def _absolute_project(cls, value: Path) -> Path:

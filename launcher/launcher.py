@@ -33,6 +33,7 @@ from launcher.netproxy import NetworkGate, open_gate
 from launcher.sandbox import confined_argv, plan_for
 from launcher.sessions import AgentSession, Verdict, judge, session_name
 from launcher.tmux import PaneState, Tmux, TmuxError
+from launcher.usage import final_usage
 from launcher.worktrees import Worktrees
 
 log = logging.getLogger("heph.launcher")
@@ -259,6 +260,7 @@ class Launcher:
         await asyncio.to_thread(
             workspace.remove, session.agent_dir, session.private, session.worktree
         )
+        await final_usage(self.client, session.agent_id, session.worktree)
         if verdict != "gone":
             with contextlib.suppress(HephCallError):  # already ended by the server: fine
                 await self.client.call(

@@ -121,6 +121,13 @@ class Board(_Strict):
         return value
 
 
+class Budget(_Strict):
+    """A run's spending cap: at 80% a warning, at 100% nothing new launches and agents wrap up."""
+
+    tokens: int | None = Field(default=None, ge=1, description="All tokens, cache included")
+    usd: float | None = Field(default=None, gt=0, description="Estimated US dollars")
+
+
 class WorkflowConfig(_Strict):
     has_result: bool = False
     result_criteria: list[str] = Field(default_factory=list)
@@ -135,6 +142,10 @@ class WorkflowConfig(_Strict):
     )
     verify: Verify | None = Field(
         default=None, description="The merge check of every phase that names none of its own"
+    )
+    budget: Budget | None = Field(
+        default=None,
+        description="Each run's cap; start_workflow's params budget_tokens/budget_usd override it",
     )
 
 

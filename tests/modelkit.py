@@ -90,17 +90,24 @@ class ScriptedModel:
     script: Script
     requests: list[dict[str, Any]] = field(default_factory=list)
     url: str = ""
+    # Every message's usage, as the Messages API reports it (input_tokens, output_tokens,
+    # cache_read_input_tokens, cache_creation_input_tokens); streamed as the API does:
+    # message_start with output_tokens 1, message_delta with the final output_tokens.
+    usage: dict[str, int] = field(
+        default_factory=lambda: {"input_tokens": 100, "output_tokens": 20}
+    )
 
     def _message(self, blocks: list[Block], body: dict[str, Any]) -> dict[str, Any]:
         stop = "tool_use" if any(b["type"] == "tool_use" for b in blocks) else "end_turn"
         return {
             "id": f"msg_{next(_ids):06d}", "type": "message", "role": "assistant",
             "model": body.get("model", "scripted"), "content": blocks, "stop_reason": stop,
-            "stop_sequence": None, "usage": {"input_tokens": 100, "output_tokens": 20},
+            "stop_sequence": None, "usage": dict(self.usage),
         }  # fmt: skip
 
     def _events(self, message: dict[str, Any]) -> Iterator[str]:
-        start = {**message, "content": [], "stop_reason": None}
+        start = {**message, "content": [], "stop_reason": None,
+                 "usage": {**message["usage"], "output_tokens": 1}}  # fmt: skip
         yield _sse("message_start", {"type": "message_start", "message": start})
         for index, block in enumerate(message["content"]):
             if block["type"] == "text":
@@ -117,7 +124,8 @@ class ScriptedModel:
                                                "delta": delta})  # fmt: skip
             yield _sse("content_block_stop", {"type": "content_block_stop", "index": index})
         stop = {"stop_reason": message["stop_reason"], "stop_sequence": None}
-        ending = {"type": "message_delta", "usage": {"output_tokens": 20}, "delta": stop}
+        final = {"output_tokens": message["usage"]["output_tokens"]}
+        ending = {"type": "message_delta", "usage": final, "delta": stop}
         yield _sse("message_delta", ending)
         yield _sse("message_stop", {"type": "message_stop"})
 

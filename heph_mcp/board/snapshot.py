@@ -95,6 +95,7 @@ def run_view(
             for q in status.questions
         ],
         "costs": [c.model_dump() for c in guardian.costs] if guardian else [],
+        "cost": status.cost.model_dump(exclude={"agents", "tasks"}) if status.cost else None,
     }
 
 

@@ -22,6 +22,7 @@ from claude_config.confinement import network_is_open
 from guardian.runner import run_guardian
 from heph_mcp.board import board_link
 from heph_mcp.client import HephCallError, HephClient
+from heph_mcp.commands import controls
 from heph_mcp.commands.memory import memory_app
 from heph_mcp.commands.options import Host, Port, Project, QdrantUrl
 from heph_mcp.commands.status_view import render_status
@@ -320,6 +321,9 @@ async def _watch_status(settings: Settings, run: str | None, interval: float) ->
 async def _fetch_status(settings: Settings, run: str | None) -> dict:
     async with HephClient.for_project(settings) as client:
         return await client.status(run)
+
+
+controls.register(app)  # tell, cancel-task, retry, priority, stop-agent, pause, resume
 
 
 def main() -> None:

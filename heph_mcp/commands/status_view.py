@@ -8,6 +8,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from heph_mcp.commands.cost_view import cost_table
 from heph_mcp.records import PRIORITY_VALUE
 
 STATUS_STYLE = {
@@ -48,6 +49,7 @@ def render_status(status: dict[str, Any]) -> Group:
     if not runs:
         return Group(Text("No runs yet. Start one from your MCP client with start_workflow."))
     parts: list[Any] = [_runs_table(runs), _queue_table(runs)]
+    parts += [t for t in [cost_table(runs)] if t is not None]
     questions = [q for rs in runs for q in rs.get("questions") or []]
     if questions:
         parts.append(_questions_table(questions))
@@ -76,6 +78,9 @@ def _runs_table(runs: list[dict[str, Any]]) -> Table:
             if p["counts"]
         )
         state = run["status"] + (" (awaiting merges)" if run.get("awaiting_merges") else "")
+        state += " (paused)" * bool(run.get("paused")) + " (over budget)" * bool(
+            run.get("over_budget")
+        )
         table.add_row(run["id"], run["workflow"], state, run["goal"][:60], phases)
     return table
 

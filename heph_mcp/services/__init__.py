@@ -7,11 +7,14 @@ from dataclasses import dataclass
 from heph_mcp.identity import Identity
 from heph_mcp.memory import Memory
 from heph_mcp.notify import Notifier
+from heph_mcp.prices import load_prices
 from heph_mcp.records import Principal, Task
 from heph_mcp.services.agents import AgentService
 from heph_mcp.services.approvals import ApprovalService
 from heph_mcp.services.common import RunWorkflows, TaskReader
 from heph_mcp.services.conductor import ConductorService
+from heph_mcp.services.controls import ControlService
+from heph_mcp.services.costs import CostService
 from heph_mcp.services.dedup import TaskDeduper
 from heph_mcp.services.guidance import GuidanceService
 from heph_mcp.services.landings import LandService
@@ -51,6 +54,8 @@ class Services:
     ticket_search: TicketSearch
     approvals: ApprovalService
     landings: LandService
+    controls: ControlService
+    costs: CostService
 
     @classmethod
     async def create(
@@ -73,14 +78,19 @@ class Services:
         results = ResultService(store, run_workflows, notifier)
         ticket_search = TicketSearch(store, memory)
         landings = LandService(store, notifier)
+        agents = AgentService(store, identity, reader, settings, notifier)
+        conductor = ConductorService(store, memory, tasks, settings.overlap_threshold, notifier)
+        costs = CostService(store, load_prices(settings.prices_file), notifier)
         return cls(
             settings=settings,
             store=store,
             identity=identity,
             workflows=workflows,
-            runs=RunService(store, workflows, run_workflows, reader, landings, dedup, notifier),
+            runs=RunService(
+                store, workflows, run_workflows, reader, landings, dedup, notifier, costs
+            ),
             tasks=tasks,
-            agents=AgentService(store, identity, reader, settings, notifier),
+            agents=agents,
             memories=MemoryService(store, memory, settings),
             dedup=dedup,
             run_workflows=run_workflows,
@@ -89,7 +99,7 @@ class Services:
             ),
             notifier=notifier,
             guidance=GuidanceService(store, settings),
-            conductor=ConductorService(store, memory, tasks, settings.overlap_threshold, notifier),
+            conductor=conductor,
             results=results,
             validation=ValidationService(
                 store, reader, results, settings.max_validation_iterations, notifier
@@ -98,6 +108,8 @@ class Services:
             ticket_search=ticket_search,
             approvals=ApprovalService(store, run_workflows, settings, notifier),
             landings=landings,
+            controls=ControlService(store, reader, agents, conductor, notifier),
+            costs=costs,
         )
 
     async def finish_task(

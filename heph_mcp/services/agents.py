@@ -32,6 +32,7 @@ ACTIVE = "(" + ", ".join(f"'{s}'" for s in ACTIVE_STATUSES) + ")"
 NEXT_QUEUED = (
     "SELECT t.id, t.run_id FROM tasks t JOIN runs r ON r.id = t.run_id"
     " WHERE t.status IN ('queued', 'needs_work') AND r.status = 'active'"
+    " AND r.paused_at IS NULL AND r.over_budget_at IS NULL"  # paused or spent: nothing new
     " AND (SELECT COUNT(*) FROM tasks a"
     f"      WHERE a.run_id = t.run_id AND a.status IN {ACTIVE}) < r.max_agents"
     " ORDER BY t.priority DESC, t.created_at, t.rowid LIMIT 1"
@@ -308,6 +309,10 @@ class AgentService:
                 actor,
             )
         return len(rows)
+
+    async def end(self, db: aiosqlite.Connection, agent_id: str, reason: str) -> None:
+        """End an agent inside the caller's transaction (an operator's stop)."""
+        await self._end_agent(db, agent_id, reason)
 
     async def _end_agent(self, db: aiosqlite.Connection, agent_id: str, reason: str) -> None:
         await db.execute(

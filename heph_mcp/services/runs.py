@@ -28,6 +28,7 @@ from heph_mcp.services.common import (
     now,
     record_event,
 )
+from heph_mcp.services.costs import CostService, run_budget
 from heph_mcp.services.dedup import TaskDeduper
 from heph_mcp.services.guidance import guardian_view
 from heph_mcp.services.landings import LandService
@@ -61,6 +62,7 @@ class RunService:
         landings: LandService,
         dedup: TaskDeduper | None = None,
         notifier: Notifier | None = None,
+        costs: CostService | None = None,
     ):
         self._store = store
         self._workflows = workflows
@@ -69,11 +71,13 @@ class RunService:
         self._landings = landings
         self._dedup = dedup
         self._notifier = notifier or Notifier()
+        self._costs = costs
 
     async def start(
         self, principal: Principal, workflow_name: str, goal: str, params: dict[str, str | int]
     ) -> StartedRun:
         workflow = self._workflows.get(workflow_name)
+        params, budget = run_budget(workflow, params)
         try:
             values = workflow.resolve_params(params)
             title, description = workflow.render_first_task(goal, values)
@@ -83,7 +87,8 @@ class RunService:
         async with self._store.transaction() as db:
             await db.execute(
                 "INSERT INTO runs (id, workflow_name, workflow, goal, params, status, max_agents,"
-                " created_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'active', ?, ?, ?, ?)",
+                " created_by, created_at, updated_at, budget_tokens, budget_usd)"
+                " VALUES (?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?, ?)",
                 (
                     run_id,
                     workflow.name,
@@ -94,6 +99,8 @@ class RunService:
                     principal.id,
                     ts,
                     ts,
+                    budget.tokens,
+                    budget.usd,
                 ),
             )
             await db.execute(
@@ -176,6 +183,7 @@ class RunService:
             merge_queue=await merge_queue(self._store, "run_id = ?", (run.id,)),
             missing_work=missing(await run_work(self._store, run.id)),
             landings=await self._landings.of_run(run.id),
+            cost=await self._costs.of_run(run.id) if self._costs else None,
         )
 
 
@@ -196,6 +204,8 @@ def _run_from_row(row) -> Run:  # type: ignore[no-untyped-def]
         status=row["status"],
         created_at=iso(row["created_at"]),
         awaiting_merges=row["status"] == "active" and row["awaiting_merges_since"] is not None,
+        paused=row["paused_at"] is not None,
+        over_budget=row["over_budget_at"] is not None,
     )
 
 

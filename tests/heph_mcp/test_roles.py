@@ -32,6 +32,13 @@ USER_TOOLS = TICKET_TOOLS | {
     "list_questions",
     "answer_question",
     "land_run",
+    "message_agent",
+    "cancel_one_task",
+    "retry_task",
+    "set_task_priority",
+    "stop_agent",
+    "pause_run",
+    "resume_run",
 }
 AGENT_TOOLS = TICKET_TOOLS | {
     "create_task",
@@ -63,6 +70,7 @@ OPS_TOOLS = {
     "running_overlaps",
     "diagnose_stalled_runs",
     "cancel_task",
+    "record_usage",
     "list_agents",
     "get_task",
     "workflow_status",

@@ -99,6 +99,7 @@
     state.runId = run ? run.run.id : null;
     renderRunPicker();
     renderQueue();
+    if (window.HephCost) window.HephCost.render(run);
     if (!run) {
       $("run-info").textContent = "No runs yet: start one from your MCP client with start_workflow.";
       for (const id of ["kanban", "graph", "questions", "agents", "steers", "merges"]) {

@@ -134,6 +134,15 @@ async def test_the_board_shows_the_run_and_follows_a_task_live(heph, fixture_run
         await badge.filter(has_text="merge: verifying").wait_for(timeout=SETTLE_MS)
         assert await badge.inner_text() == "merge: verifying"
 
+        async with heph.ops() as ops:  # the agent's transcript shows its first messages
+            await ops.call_tool("record_usage", {"agent_id": fixture_run.agent_id, "entries": [
+                {"key": "m1", "model": "claude-sonnet-4-5", "input_tokens": 1200,
+                 "output_tokens": 34, "cache_read_tokens": 5000},
+            ]})  # fmt: skip
+        cost = page.locator("#cost .cost-figure")
+        await cost.filter(has_text="6,234 tokens").wait_for(timeout=SETTLE_MS)
+        assert await cost.inner_text() == "6,234 tokens · ~$0.01"
+
         await page.screenshot(path=str(folder / "board.png"), full_page=True)
 
         other = await heph.start_run(goal="the README lists the wrong flags")
