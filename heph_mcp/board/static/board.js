@@ -114,7 +114,7 @@
       el("span", { class: "goal", title: run.run.goal }, clip(run.run.goal, 120)),
       run.run.awaiting_merges
         ? el("span", { class: "awaiting" }, " · completes when its missing work lands")
-        : null,
+        : "",
     );
     renderKanban(run);
     renderGraph(run);
@@ -323,7 +323,8 @@
   function renderQueue() {
     const queue = (state.snapshot && state.snapshot.queue) || { counts: {}, next: [] };
     const counts = Object.entries(queue.counts);
-    $("queue").replaceChildren(
+    // replaceChildren turns a null into the text "null": pass only what is there.
+    $("queue").replaceChildren(...[
       counts.length
         ? el("p", { class: "queue-counts" },
             ...counts.map(([status, n]) =>
@@ -337,7 +338,7 @@
                 task.title, " ",
                 el("code", {}, `${task.run_id} · ${task.phase}. ${task.phase_name}`))))
         : null,
-    );
+    ].filter((part) => part !== null));
   }
 
   // The run's merge queue in order, the done work still missing from its branch, and the

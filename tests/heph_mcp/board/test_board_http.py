@@ -252,3 +252,14 @@ def test_the_page_loads_nothing_from_outside_the_package():
             outside = re.findall(r"https?://[^\s\"')]+", text)
             assert outside in ([], ["http://www.w3.org/2000/svg"]), (asset, outside)
             assert not re.search(MARKUP_SINKS, text), asset
+
+
+
+async def test_a_ticket_run_without_tickets_shows_its_tasks_rather_than_empty_columns(heph):
+    run = await kanban_run(heph)
+    async with heph.user() as user:
+        (task,) = (await call(user, "get_tasks", run=run))["tasks"]
+    async with heph.server.http_client(headers=_user(heph)) as http:
+        (view,) = (await http.get("/board/api/snapshot")).json()["runs"]
+    columns = {c["key"]: [t["id"] for t in c["tasks"]] for c in view["board"]["columns"]}
+    assert view["board"]["kind"] == "tasks" and columns["queued"] == [task["id"]]
