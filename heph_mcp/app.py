@@ -29,7 +29,7 @@ from heph_mcp.records import Principal
 from heph_mcp.services import Services
 from heph_mcp.settings import Settings
 from heph_mcp.store import Store
-from heph_mcp.tools import approvals, guidance, ops, runs, tasks, tickets, validation
+from heph_mcp.tools import approvals, guidance, live, ops, runs, tasks, tickets, validation
 from heph_mcp.tools import memory as memory_tools
 from heph_mcp.tools.common import Limits
 from phases import Workflow, WorkflowRegistry
@@ -106,6 +106,7 @@ def build_server(
     tickets.register(mcp, limits)
     approvals.register(mcp, limits)
     ops.register(mcp)
+    live.register(mcp)
     guidance.register(mcp)
     guidance.register_conductor(mcp)
     guidance.register_messages(mcp, settings.max_text_chars)

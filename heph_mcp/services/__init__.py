@@ -15,6 +15,7 @@ from heph_mcp.services.conductor import ConductorService
 from heph_mcp.services.dedup import TaskDeduper
 from heph_mcp.services.guidance import GuidanceService
 from heph_mcp.services.landings import LandService
+from heph_mcp.services.live import LiveService
 from heph_mcp.services.memories import MemoryService
 from heph_mcp.services.merges import MergeService
 from heph_mcp.services.results import ResultService
@@ -51,6 +52,7 @@ class Services:
     ticket_search: TicketSearch
     approvals: ApprovalService
     landings: LandService
+    live: LiveService
 
     @classmethod
     async def create(
@@ -98,6 +100,7 @@ class Services:
             ticket_search=ticket_search,
             approvals=ApprovalService(store, run_workflows, settings, notifier),
             landings=landings,
+            live=LiveService(store),
         )
 
     async def finish_task(

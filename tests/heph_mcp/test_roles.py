@@ -32,6 +32,8 @@ USER_TOOLS = TICKET_TOOLS | {
     "list_questions",
     "answer_question",
     "land_run",
+    "get_task_detail",
+    "get_agent_output",
 }
 AGENT_TOOLS = TICKET_TOOLS | {
     "create_task",
@@ -59,6 +61,7 @@ OPS_TOOLS = {
     "record_lineage",
     "claim_land_requests",
     "record_land",
+    "report_live_view",
     "record_analysis",
     "running_overlaps",
     "diagnose_stalled_runs",
