@@ -45,6 +45,7 @@
   function connect() {
     const source = new EventSource("/board/events");
     state.source = source;
+    document.dispatchEvent(new CustomEvent("heph:source", { detail: source })); // live.js
     source.addEventListener("snapshot", (event) => {
       state.snapshot = JSON.parse(event.data);
       setLive("live", "live");
@@ -122,6 +123,7 @@
     renderAgents(run);
     renderSteers(run);
     renderMerges(run);
+    document.dispatchEvent(new CustomEvent("heph:rendered")); // live.js
   }
 
   // What agents asked that their policy left to the user. The board is read-only: the
