@@ -17,7 +17,6 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-
 # The live pane tails: given the last sequence number a stream sent, the newest one and the
 # tails changed since (see services/live.py). They travel as `panes` events of their own, so a
 # tail that moves never resends the snapshot.

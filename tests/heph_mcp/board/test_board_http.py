@@ -260,7 +260,6 @@ def test_the_page_loads_nothing_from_outside_the_package():
             assert not re.search(MARKUP_SINKS, text), asset
 
 
-
 async def test_a_ticket_run_without_tickets_shows_its_tasks_rather_than_empty_columns(heph):
     run = await kanban_run(heph)
     async with heph.user() as user:
