@@ -149,6 +149,7 @@ def build_app(
         lifespan=mcp_app.lifespan,
     )
     app.state.stop_streams = board.streams.stop
+    app.state.services = lambda: runtime.services  # `heph up`'s event log reads through them
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
     return app
 

@@ -6,7 +6,9 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import shlex
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
@@ -22,6 +24,7 @@ from claude_config.confinement import network_is_open
 from guardian.runner import run_guardian
 from heph_mcp.board import board_link
 from heph_mcp.client import HephCallError, HephClient
+from heph_mcp.commands.logs import setup_up_logging
 from heph_mcp.commands.memory import memory_app
 from heph_mcp.commands.options import Host, Port, Project, QdrantUrl
 from heph_mcp.commands.status_view import render_status
@@ -92,6 +95,13 @@ AgentCli = Annotated[
 AgentCommand = Annotated[str | None, typer.Option(help="Command line of the custom agent CLI")]
 Slots = Annotated[int | None, typer.Option(help="Agents this launcher runs at once")]
 TmuxSocket = Annotated[str | None, typer.Option(help="tmux -L socket name (default server)")]
+LogLevel = Annotated[
+    str | None,
+    typer.Option(
+        help="DEBUG, INFO (default), WARNING or ERROR; DEBUG also shows HTTP access lines and"
+        " MCP client requests on the terminal"
+    ),
+]
 Sandbox = Annotated[
     bool | None,
     typer.Option(
@@ -113,6 +123,7 @@ def up_cmd(
     tmux_socket: TmuxSocket = None,
     qdrant_url: QdrantUrl = None,
     sandbox: Sandbox = None,
+    log_level: LogLevel = None,
 ) -> None:
     """Start Hephaestus for a project: the server and the launcher, state under .hephaestus/."""
     settings = _launcher_settings(
@@ -125,9 +136,22 @@ def up_cmd(
         port=port,
         qdrant_url=qdrant_url,
         agent_sandbox=sandbox,
+        log_level=log_level,
     )
-    _logging(settings)
-    _guarded(lambda: up(settings, on_ready=lambda: _banner(settings)))
+    setup_up_logging(settings, errors)
+    _guarded(lambda: up(settings, on_ready=lambda: _banner(settings), console=console))
+    _exit_at_once()
+
+
+def _exit_at_once() -> None:
+    """Leave without the interpreter's teardown: after a clean stop every file of ours is
+    closed, and unloading the embedding model's libraries (torch) took 2 to 5 s more, which
+    is most of what made Ctrl-C slow."""
+    errors.print("stopped; agent sessions keep running and are re-adopted on the next start")
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr, console.file, errors.file):
+        stream.flush()
+    os._exit(0)
 
 
 @app.command("launcher")
@@ -193,6 +217,7 @@ def _banner(settings: Settings) -> None:
     into a log file."""
     console.print(f"[bold]Hephaestus[/] for {settings.project}")
     console.print(f"MCP endpoint: {settings.url}  (state in {settings.state_dir})")
+    console.print(f"Logs: {settings.logs_dir / 'heph.log'} and guardian.log")
     _sandbox_line(settings)
     if console.is_terminal:
         console.print("Connect Claude Code with:\n  " + mcp_add_line(settings), soft_wrap=True)
