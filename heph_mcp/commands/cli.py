@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import os
 import shlex
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 
 import typer
-from rich.console import Console
+from rich.console import Console, Group
 from rich.live import Live
 from rich.logging import RichHandler
 from rich.markup import escape
@@ -24,6 +26,7 @@ from claude_config.confinement import network_is_open
 from guardian.runner import run_guardian
 from heph_mcp.board import board_link
 from heph_mcp.client import HephCallError, HephClient
+from heph_mcp.commands.live_view import render_agent_output, render_task_detail
 from heph_mcp.commands.logs import setup_up_logging
 from heph_mcp.commands.memory import memory_app
 from heph_mcp.commands.options import Host, Port, Project, QdrantUrl
@@ -313,9 +316,16 @@ def status_cmd(
     run: Annotated[str | None, typer.Option(help="Only this run")] = None,
     watch: Annotated[bool, typer.Option("--watch", help="Keep the view live (Ctrl-C)")] = False,
     interval: Annotated[float, typer.Option(help="Seconds between refreshes")] = 2.0,
+    task: Annotated[
+        str | None, typer.Option(help="One task in detail: brief, guidance, merge, diff stat")
+    ] = None,
+    agent: Annotated[str | None, typer.Option(help="The end of one running agent's pane")] = None,
 ) -> None:
     """Show runs, tasks by phase and status, agents with the Guardian's view, recent steering."""
     settings = _settings(project)
+    if task is not None or agent is not None:
+        _live_status(settings, task, agent, watch, interval)
+        return
     try:
         if watch:
             with contextlib.suppress(KeyboardInterrupt):
@@ -332,6 +342,39 @@ def status_cmd(
         )
         raise typer.Exit(1) from None
     console.print(render_status(status))
+
+
+def _live_status(
+    settings: Settings, task: str | None, agent: str | None, watch: bool, interval: float
+) -> None:
+    """`--task` / `--agent`: the board's live view on the terminal (`--watch` follows it)."""
+    if task is not None:
+        view = functools.partial(_fetch_view, settings, "get_task_detail", "task_id", task)
+    else:
+        view = functools.partial(_fetch_view, settings, "get_agent_output", "agent_id", agent)
+    try:
+        if not watch:
+            console.print(asyncio.run(view()))
+            return
+        with contextlib.suppress(KeyboardInterrupt), Live(console=console) as live:
+            while True:
+                live.update(asyncio.run(view()))
+                time.sleep(interval)  # a display refresh, not a wait on a condition
+    except HephCallError as exc:
+        errors.print(f"[red]error:[/] {escape(str(exc))}")
+        raise typer.Exit(1) from None
+    except Exception as exc:  # noqa: BLE001 - top-level handler: name the cause and the fix
+        errors.print(
+            f"[red]error:[/] cannot reach the server at {settings.url} ({exc}); "
+            "start it with `heph up` in the project, or pass --project"
+        )
+        raise typer.Exit(1) from None
+
+
+async def _fetch_view(settings: Settings, tool: str, key: str, value: str | None) -> Group:
+    async with HephClient.for_project(settings) as client:
+        found = await client.call(tool, **{key: value})
+    return render_task_detail(found) if tool == "get_task_detail" else render_agent_output(found)
 
 
 async def _watch_status(settings: Settings, run: str | None, interval: float) -> None:
