@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 
 import httpx
 from swarmkit import AGENT, SCRIPTED, exchange_folder, scripted
@@ -104,6 +105,8 @@ async def test_heph_up_prints_the_event_log_without_access_lines_and_stops_withi
             started = await c.call("start_workflow", workflow="scripted", goal=hang)
             await c.wait_for(started["run_id"], lambda s: s["agents"], timeout=60, interval=0.2)
         await _until_logged(up, rf"started +{started['run_id']} {started['task_id']} ")
+        session = f"heph-{started['run_id']}-{started['task_id']}"
+        await _until(lambda: session in _sessions(socket).stdout)  # launched, not just claimed
         assert up.proc is not None
         up.proc.send_signal(signal.SIGINT)  # Ctrl-C
         try:
@@ -119,9 +122,8 @@ async def test_heph_up_prints_the_event_log_without_access_lines_and_stops_withi
             )
         assert "HTTP/1.1" not in output and "HTTP Request" not in output, output[-3000:]
         assert "agent sessions keep running" in output and "Traceback" not in output
-        live = subprocess.run(["tmux", "-L", socket, "list-sessions", "-F", "#{session_name}"],
-                              capture_output=True, text=True).stdout  # fmt: skip
-        assert f"heph-{started['run_id']}-{started['task_id']}" in live  # kept for re-adoption
+        live = _sessions(socket)
+        assert session in live.stdout, (live.stderr, output[-3000:])  # kept for re-adoption
         logs = project / ".hephaestus" / "logs"
         assert "heph.launcher: started heph-" in (logs / "heph.log").read_text()
         assert "guardian judge" in (logs / "guardian.log").read_text()
@@ -131,7 +133,18 @@ async def test_heph_up_prints_the_event_log_without_access_lines_and_stops_withi
 
 
 async def _until_logged(up: ServerProcess, pattern: str, timeout: float = 10) -> None:
+    await _until(lambda: re.search(pattern, up.log.read_text()) is not None, timeout)
+
+
+async def _until(check: Callable[[], bool], timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
-    while not re.search(pattern, up.log.read_text()):
-        assert time.monotonic() < deadline, up.log.read_text()[-2000:]
+    while not check():
+        assert time.monotonic() < deadline, "condition not met in time"
         await asyncio.sleep(0.05)
+
+
+def _sessions(socket: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["tmux", "-L", socket, "list-sessions", "-F", "#{session_name}"],
+        capture_output=True, text=True,
+    )  # fmt: skip
