@@ -81,8 +81,10 @@ def _line(row: object) -> EventLine | None:
     note = NOTES.get(kind, "")
     if kind in ("task_retried", "task_failed") and detail.get("reason"):
         note = f"{note}: {detail['reason']}" if note else str(detail["reason"])
-    task_id = data["validates"] if kind == "review_given" else data["task_id"]
-    title = data["checked_title"] if kind == "review_given" else data["title"]
+    # A validation names the task it checked; a result validation has none and names itself.
+    checked = kind == "review_given" and data["validates"] is not None
+    task_id = data["validates"] if checked else data["task_id"]
+    title = data["checked_title"] if checked else data["title"]
     return EventLine(
         id=data["id"], at=data["at"], word=WORDS[kind], run_id=data["run_id"] or "",
         task_id=task_id or "", title=title or "", note=note.splitlines()[0][:160] if note else "",
