@@ -6,7 +6,8 @@
 
 (function () {
   const tails = new Map(); // agent id -> {agent_id, task_id, run_id, text, at}
-  const detail = { taskId: null, seq: 0 };
+  const detail = { taskId: null, seq: 0, shown: "", loadedAt: 0 };
+  const DETAIL_REFRESH_MS = 15000; // the diff stat moves without the task's card changing
 
   function $(id) {
     return document.getElementById(id);
@@ -64,11 +65,20 @@
     if (event.key === "Escape") closeDetail();
   });
 
-  // Every snapshot re-renders the board: put the tails back and refresh an open detail.
+  // Every snapshot re-renders the board: put the tails back, and refresh an open detail when
+  // its task's card changed (status, merge) or it is getting old. A busy run sends several
+  // snapshots a second, and a detail renders the brief on the server.
   document.addEventListener("heph:rendered", () => {
     showTails();
-    if (detail.taskId) loadDetail(detail.taskId);
+    if (!detail.taskId) return;
+    const changed = cardState(detail.taskId) !== detail.shown;
+    if (changed || Date.now() - detail.loadedAt > DETAIL_REFRESH_MS) loadDetail(detail.taskId);
   });
+
+  function cardState(taskId) {
+    const card = document.querySelector(`#kanban .card[data-task-id="${CSS.escape(taskId)}"]`);
+    return card ? card.dataset.status + "|" + (card.querySelector("[data-merge]")?.dataset.merge || "") : "";
+  }
 
   function openDetail(taskId) {
     detail.taskId = taskId;
@@ -84,6 +94,8 @@
 
   async function loadDetail(taskId) {
     const seq = ++detail.seq;
+    detail.shown = cardState(taskId);
+    detail.loadedAt = Date.now();
     const response = await fetch("/board/api/tasks/" + encodeURIComponent(taskId), {
       credentials: "same-origin",
     });
