@@ -7,7 +7,7 @@ from rich.console import Console
 from ticketkit import call
 
 from heph_mcp.commands.event_log import render_line
-from heph_mcp.services.event_feed import EventFeed
+from heph_mcp.services.event_feed import EventFeed, EventLine
 from heph_mcp.store import Store
 
 
@@ -78,3 +78,12 @@ async def test_each_moment_of_a_run_is_one_line_with_its_run_task_and_title(heph
     rendered = Console(record=True, width=200)
     rendered.print(render_line(lines[-1]))
     assert f"failed    {run} {doomed.task_id} Resolve merge conflict" in rendered.export_text()
+
+
+def test_a_line_never_carries_an_agents_escape_sequences_to_the_terminal():
+    line = EventLine(id=1, at=0.0, word="failed", run_id="r1", task_id="t1",
+                     title="\x1b]0;owned\x07Fix \x1b[31mit", note="\x1b[2Jgave up")  # fmt: skip
+    console = Console(record=True, width=200, force_terminal=True)
+    console.print(render_line(line))
+    shown = console.export_text(styles=False)
+    assert "Fix it (gave up)" in shown and "owned" not in shown and "\x1b" not in shown
