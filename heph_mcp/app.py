@@ -30,7 +30,17 @@ from heph_mcp.records import Principal
 from heph_mcp.services import Services
 from heph_mcp.settings import Settings
 from heph_mcp.store import Store
-from heph_mcp.tools import approvals, controls, guidance, ops, runs, tasks, tickets, validation
+from heph_mcp.tools import (
+    approvals,
+    controls,
+    guidance,
+    live,
+    ops,
+    runs,
+    tasks,
+    tickets,
+    validation,
+)
 from heph_mcp.tools import memory as memory_tools
 from heph_mcp.tools.common import Limits
 from phases import Workflow, WorkflowRegistry
@@ -107,6 +117,7 @@ def build_server(
     tickets.register(mcp, limits)
     approvals.register(mcp, limits)
     ops.register(mcp)
+    live.register(mcp)
     guidance.register(mcp)
     guidance.register_conductor(mcp)
     guidance.register_messages(mcp, settings.max_text_chars)
@@ -153,6 +164,7 @@ def build_app(
         lifespan=mcp_app.lifespan,
     )
     app.state.stop_streams = board.streams.stop
+    app.state.services = lambda: runtime.services  # `heph up`'s event log reads through them
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
     return app
 

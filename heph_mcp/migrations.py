@@ -336,4 +336,21 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX usage_agent ON usage (agent_id)
         """,
     ),
+    (
+        "live_view_task_diffstats",
+        # The diff stat of a task's branch against heph/<run>, as its launcher last saw it:
+        # kept after the branch is merged and deleted, for the task's detail view.
+        """
+        CREATE TABLE task_diffstats (
+            task_id TEXT PRIMARY KEY REFERENCES tasks(id),
+            base TEXT NOT NULL,
+            files INTEGER NOT NULL,
+            insertions INTEGER NOT NULL,
+            deletions INTEGER NOT NULL,
+            text TEXT NOT NULL,
+            reported_by TEXT NOT NULL,
+            at REAL NOT NULL
+        )
+        """,
+    ),
 ]

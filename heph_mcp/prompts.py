@@ -14,11 +14,10 @@ from fastmcp import Context, FastMCP
 from fastmcp.exceptions import PromptError
 from pydantic import Field
 
-from heph_mcp.brief import task_brief as render_brief
 from heph_mcp.errors import InvalidRequest
 from heph_mcp.identity import current_principal
 from heph_mcp.resources import domain_errors
-from heph_mcp.services.branch_work import run_work
+from heph_mcp.services.task_detail import brief_of
 from heph_mcp.tools.common import ID_MAX, roles, services
 
 
@@ -48,11 +47,4 @@ async def _brief(ctx: Context, task_id: str | None) -> str:
         task_id = me.task_id
     if task_id is None:
         raise InvalidRequest("task_id is required for the user and ops roles")
-    task = await svc.tasks.get(me, task_id)
-    run = await svc.runs.get(task.run_id)
-    memories = await svc.memories.for_brief(
-        task.run_id, f"{task.title}\n{task.description}", svc.settings.brief_memory_chars
-    )
-    work = await run_work(svc.store, task.run_id) if task.kind == "result_validation" else None
-    workflow = await svc.run_workflows.get(task.run_id)
-    return render_brief(workflow, task, run.goal, memories, work)
+    return await brief_of(svc, await svc.tasks.get(me, task_id))

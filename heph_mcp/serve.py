@@ -14,6 +14,7 @@ import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -125,9 +126,14 @@ class HephServer(uvicorn.Server):
 
 
 def http_server(
-    settings: Settings, workflows: list[Workflow] | None = None, *, own_signals: bool = True
+    settings: Settings,
+    workflows: list[Workflow] | None = None,
+    *,
+    own_signals: bool = True,
+    **options: Any,
 ) -> HephServer:
-    """The whole app under uvicorn on the configured address."""
+    """The whole app under uvicorn on the configured address; `options` go to uvicorn's
+    Config (`heph up` keeps uvicorn's loggers for its own handlers and bounds shutdown)."""
     app = build_app(settings, workflows=workflows)
     config = uvicorn.Config(
         app,
@@ -135,6 +141,7 @@ def http_server(
         port=settings.port,
         log_level=settings.log_level.lower(),
         lifespan="on",
+        **options,
     )
     return HephServer(config, app.state.stop_streams, own_signals)
 

@@ -97,6 +97,15 @@ class Settings(BaseSettings):
         description="Hosts sandboxed commands may reach; ['*'] (default) is the open network",
     )
 
+    # Live view: what launchers report of their agents (pane tails, branches' diff stats).
+    pane_tail_interval: float = Field(
+        default=2.0, ge=0, description="Seconds between pane captures for the board; 0: none"
+    )
+    pane_tail_lines: int = Field(default=40, ge=1, le=500, description="Lines of a pane tail")
+    diffstat_interval: float = Field(
+        default=30.0, gt=0, description="Seconds between diff stats of a running agent's branch"
+    )
+
     # Guardian: steering is rate-limited per agent unless severe.
     steer_interval: float = Field(default=300.0, ge=0, description="Seconds between steers")
     overlap_threshold: float = Field(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -232,6 +233,18 @@ class GitRepo:
         """Move the index and files at `path` from `old` to `new` (a clean working copy whose
         branch was just moved); a dry run says whether it would refuse, changing nothing."""
         self._git("read-tree", *(["-n"] if dry_run else []), "-m", "-u", old, new, cwd=path)
+
+    def diff_stat(self, base: str, branch: str) -> tuple[str, int, int, int]:
+        """`git diff --stat` of `branch` since it left `base` (three dots), and its files,
+        insertions and deletions; empty when either is missing."""
+        status, out = self._git("diff", "--stat=100", f"{base}...{branch}", check=False)
+        if status != 0:
+            return "", 0, 0, 0
+        numbers = [0, 0, 0]
+        last = out.splitlines()[-1] if out.strip() else ""
+        for count, word in re.findall(r"(\d+) (file|insertion|deletion)", last):
+            numbers[("file", "insertion", "deletion").index(word)] = int(count)
+        return out, numbers[0], numbers[1], numbers[2]
 
     def delete_branch(self, name: str) -> None:
         self._git("branch", "-D", name, check=False)

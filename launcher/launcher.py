@@ -28,6 +28,7 @@ from launcher import workspace
 from launcher.dialogs import find_dialog
 from launcher.git_repo import GitError, GitRepo, run_branch
 from launcher.lineage import Holding
+from launcher.live_report import LiveReporter
 from launcher.merge_queue import MergeJob, MergeQueue, Observer
 from launcher.netproxy import NetworkGate, open_gate
 from launcher.sandbox import confined_argv, plan_for
@@ -67,6 +68,7 @@ class Launcher:
         self.gate: NetworkGate | None = None
         self.merges = MergeQueue(repo, client, settings, self._observe)
         self.worktrees = Worktrees(repo, client)
+        self.live = LiveReporter(settings, client, tmux, repo)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until `stop` is set; sessions are left running for the next launcher."""
@@ -74,6 +76,7 @@ class Launcher:
         await self._open_gate()
         await self.adopt()
         listener = asyncio.create_task(self._listen())
+        reporter = asyncio.create_task(self.live.run(self.sessions.values, stop))
         next_poll = next_renew = 0.0
         try:
             while not stop.is_set():
@@ -88,9 +91,10 @@ class Launcher:
                     next_renew = now + self.settings.lease_seconds / 3
                 await _wait_any(self._wake, stop, self.settings.watch_interval)
         finally:
-            listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await listener
+            for helper in (listener, reporter):
+                helper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await helper
             await self.merges.close()
             if self.gate is not None:
                 await self.gate.close()
@@ -257,6 +261,7 @@ class Launcher:
         reason = _with_pane(verdict, reason, pane)
         await self.tmux.call("kill", session.session)
         reason, merge = await self._keep_work(session, verdict, reason)
+        await self.live.final(session)  # its branch outlives the worktree until it merges
         await asyncio.to_thread(
             workspace.remove, session.agent_dir, session.private, session.worktree
         )

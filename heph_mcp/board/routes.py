@@ -24,6 +24,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from heph_mcp.board.auth import COOKIE, NO_STORE, Resolve, authorize, request_token
+from heph_mcp.board.live import pane_feed, task_detail_response
 from heph_mcp.board.snapshot import build_snapshot
 from heph_mcp.board.sse import Streams, snapshot_events
 from heph_mcp.errors import HephError
@@ -82,6 +83,7 @@ class Board:
             Route("/", self.page, methods=["GET"]),
             Route("/board/api/snapshot", self.snapshot, methods=["GET"]),
             Route("/board/api/memories", self.memories, methods=["GET"]),
+            Route("/board/api/tasks/{task_id}", self.task_detail, methods=["GET"]),
             Route("/board/events", self.events, methods=["GET"]),
             Mount("/board/static", app=StaticFiles(directory=STATIC), name="board-static"),
         ]
@@ -130,12 +132,26 @@ class Board:
         if isinstance(services, Response):
             return services
         store = services.store
-        stream = snapshot_events(self._snapshot.of(services), lambda: store.changes, self.streams)
+        stream = snapshot_events(
+            self._snapshot.of(services),
+            lambda: store.changes,
+            self.streams,
+            panes=pane_feed(services),
+        )
         return StreamingResponse(
             stream,
             media_type="text/event-stream",
             headers={**NO_STORE, "X-Accel-Buffering": "no"},
         )
+
+    async def task_detail(self, request: Request) -> Response:
+        caller = await authorize(self._resolve, request_token(request))
+        if not isinstance(caller, Principal):
+            return caller
+        services = self._services()
+        if services is None:
+            return _starting()
+        return await task_detail_response(services, caller, request.path_params["task_id"])
 
     async def _user_services(self, request: Request) -> Services | Response:
         caller = await authorize(self._resolve, request_token(request))

@@ -103,8 +103,9 @@ def board_columns(
     workflow: Workflow, tasks: list[TaskSummary], tickets: list[TicketSummary] | None = None
 ) -> dict[str, Any]:
     """The kanban for a run: its tickets in the workflow's own columns when it has tickets,
-    else its tasks by status, which every workflow has."""
-    if workflow.config.enable_tickets and tickets is not None:
+    else its tasks by status, which every workflow has (a ticket run whose agents have not
+    filed a ticket yet still has tasks to show, not four empty columns)."""
+    if workflow.config.enable_tickets and tickets:
         return ticket_columns(workflow, tickets)
     return task_columns(tasks)
 

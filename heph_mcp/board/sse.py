@@ -17,6 +17,11 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+# The live pane tails: given the last sequence number a stream sent, the newest one and the
+# tails changed since (see services/live.py). They travel as `panes` events of their own, so a
+# tail that moves never resends the snapshot.
+PaneFeed = Callable[[int], tuple[int, list[dict[str, Any]]]]
+
 
 class Streams:
     """Ends every open event stream when the server starts shutting down."""
@@ -35,13 +40,21 @@ async def snapshot_events(
     *,
     poll: float = 0.25,
     heartbeat: float = 15.0,
+    panes: PaneFeed | None = None,
 ) -> AsyncIterator[str]:
-    """`event: snapshot` on connect and after each change; `: ping` comments in between."""
+    """`event: snapshot` on connect and after each change, `event: panes` with the pane tails
+    that changed; `: ping` comments in between."""
     seen = changes()
     last = json.dumps(await snapshot(), separators=(",", ":"))
     yield _event("snapshot", last)
+    pane_seq = 0
     quiet_since = time.monotonic()
     while not streams.stopping:
+        if panes is not None:
+            pane_seq, tails = panes(pane_seq)
+            if tails:
+                quiet_since = time.monotonic()
+                yield _event("panes", json.dumps({"tails": tails}, separators=(",", ":")))
         await asyncio.sleep(poll)
         current = changes()
         if current != seen:

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
+import os
 import shlex
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 
 import typer
-from rich.console import Console
+from rich.console import Console, Group
 from rich.live import Live
 from rich.logging import RichHandler
 from rich.markup import escape
@@ -23,6 +27,8 @@ from guardian.runner import run_guardian
 from heph_mcp.board import board_link
 from heph_mcp.client import HephCallError, HephClient
 from heph_mcp.commands import controls
+from heph_mcp.commands.live_view import render_agent_output, render_task_detail
+from heph_mcp.commands.logs import setup_up_logging
 from heph_mcp.commands.memory import memory_app
 from heph_mcp.commands.options import Host, Port, Project, QdrantUrl
 from heph_mcp.commands.status_view import render_status
@@ -93,6 +99,13 @@ AgentCli = Annotated[
 AgentCommand = Annotated[str | None, typer.Option(help="Command line of the custom agent CLI")]
 Slots = Annotated[int | None, typer.Option(help="Agents this launcher runs at once")]
 TmuxSocket = Annotated[str | None, typer.Option(help="tmux -L socket name (default server)")]
+LogLevel = Annotated[
+    str | None,
+    typer.Option(
+        help="DEBUG, INFO (default), WARNING or ERROR; DEBUG also shows HTTP access lines and"
+        " MCP client requests on the terminal"
+    ),
+]
 Sandbox = Annotated[
     bool | None,
     typer.Option(
@@ -114,6 +127,7 @@ def up_cmd(
     tmux_socket: TmuxSocket = None,
     qdrant_url: QdrantUrl = None,
     sandbox: Sandbox = None,
+    log_level: LogLevel = None,
 ) -> None:
     """Start Hephaestus for a project: the server and the launcher, state under .hephaestus/."""
     settings = _launcher_settings(
@@ -126,9 +140,22 @@ def up_cmd(
         port=port,
         qdrant_url=qdrant_url,
         agent_sandbox=sandbox,
+        log_level=log_level,
     )
-    _logging(settings)
-    _guarded(lambda: up(settings, on_ready=lambda: _banner(settings)))
+    setup_up_logging(settings, errors)
+    _guarded(lambda: up(settings, on_ready=lambda: _banner(settings), console=console))
+    _exit_at_once()
+
+
+def _exit_at_once() -> None:
+    """Leave without the interpreter's teardown: after a clean stop every file of ours is
+    closed, and unloading the embedding model's libraries (torch) took 2 to 5 s more, which
+    is most of what made Ctrl-C slow."""
+    errors.print("stopped; agent sessions keep running and are re-adopted on the next start")
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr, console.file, errors.file):
+        stream.flush()
+    os._exit(0)
 
 
 @app.command("launcher")
@@ -194,6 +221,7 @@ def _banner(settings: Settings) -> None:
     into a log file."""
     console.print(f"[bold]Hephaestus[/] for {settings.project}")
     console.print(f"MCP endpoint: {settings.url}  (state in {settings.state_dir})")
+    console.print(f"Logs: {settings.logs_dir / 'heph.log'} and guardian.log")
     _sandbox_line(settings)
     if console.is_terminal:
         console.print("Connect Claude Code with:\n  " + mcp_add_line(settings), soft_wrap=True)
@@ -289,9 +317,16 @@ def status_cmd(
     run: Annotated[str | None, typer.Option(help="Only this run")] = None,
     watch: Annotated[bool, typer.Option("--watch", help="Keep the view live (Ctrl-C)")] = False,
     interval: Annotated[float, typer.Option(help="Seconds between refreshes")] = 2.0,
+    task: Annotated[
+        str | None, typer.Option(help="One task in detail: brief, guidance, merge, diff stat")
+    ] = None,
+    agent: Annotated[str | None, typer.Option(help="The end of one running agent's pane")] = None,
 ) -> None:
     """Show runs, tasks by phase and status, agents with the Guardian's view, recent steering."""
     settings = _settings(project)
+    if task is not None or agent is not None:
+        _live_status(settings, task, agent, watch, interval)
+        return
     try:
         if watch:
             with contextlib.suppress(KeyboardInterrupt):
@@ -308,6 +343,39 @@ def status_cmd(
         )
         raise typer.Exit(1) from None
     console.print(render_status(status))
+
+
+def _live_status(
+    settings: Settings, task: str | None, agent: str | None, watch: bool, interval: float
+) -> None:
+    """`--task` / `--agent`: the board's live view on the terminal (`--watch` follows it)."""
+    if task is not None:
+        view = functools.partial(_fetch_view, settings, "get_task_detail", "task_id", task)
+    else:
+        view = functools.partial(_fetch_view, settings, "get_agent_output", "agent_id", agent)
+    try:
+        if not watch:
+            console.print(asyncio.run(view()))
+            return
+        with contextlib.suppress(KeyboardInterrupt), Live(console=console) as live:
+            while True:
+                live.update(asyncio.run(view()))
+                time.sleep(interval)  # a display refresh, not a wait on a condition
+    except HephCallError as exc:
+        errors.print(f"[red]error:[/] {escape(str(exc))}")
+        raise typer.Exit(1) from None
+    except Exception as exc:  # noqa: BLE001 - top-level handler: name the cause and the fix
+        errors.print(
+            f"[red]error:[/] cannot reach the server at {settings.url} ({exc}); "
+            "start it with `heph up` in the project, or pass --project"
+        )
+        raise typer.Exit(1) from None
+
+
+async def _fetch_view(settings: Settings, tool: str, key: str, value: str | None) -> Group:
+    async with HephClient.for_project(settings) as client:
+        found = await client.call(tool, **{key: value})
+    return render_task_detail(found) if tool == "get_task_detail" else render_agent_output(found)
 
 
 async def _watch_status(settings: Settings, run: str | None, interval: float) -> None:

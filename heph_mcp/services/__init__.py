@@ -18,6 +18,7 @@ from heph_mcp.services.costs import CostService
 from heph_mcp.services.dedup import TaskDeduper
 from heph_mcp.services.guidance import GuidanceService
 from heph_mcp.services.landings import LandService
+from heph_mcp.services.live import LiveService
 from heph_mcp.services.memories import MemoryService
 from heph_mcp.services.merges import MergeService
 from heph_mcp.services.results import ResultService
@@ -56,6 +57,7 @@ class Services:
     landings: LandService
     controls: ControlService
     costs: CostService
+    live: LiveService
 
     @classmethod
     async def create(
@@ -110,6 +112,7 @@ class Services:
             landings=landings,
             controls=ControlService(store, reader, agents, conductor, notifier),
             costs=costs,
+            live=LiveService(store),
         )
 
     async def finish_task(

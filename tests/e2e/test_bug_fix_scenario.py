@@ -159,7 +159,7 @@ async def test_a_user_chat_seeds_a_bug_fix_run_that_real_claude_agents_carry_out
     assert (DISCOVERY_TITLE, "prompt") in steered
     assert guided and set(guided) == {DISCOVERY_TITLE}  # the model read the Guardian's words
     assert summaries[DISCOVERY_TITLE] == STEERED
-    panes = list((project / ".hephaestus" / "logs").glob("*.log"))
+    panes = list((project / ".hephaestus" / "logs").glob("heph-*.log"))  # not heph.log
     assert len(panes) >= 5 and all("Claude Code" in p.read_text() for p in panes)
 
 

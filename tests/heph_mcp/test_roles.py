@@ -39,6 +39,8 @@ USER_TOOLS = TICKET_TOOLS | {
     "stop_agent",
     "pause_run",
     "resume_run",
+    "get_task_detail",
+    "get_agent_output",
 }
 AGENT_TOOLS = TICKET_TOOLS | {
     "create_task",
@@ -66,6 +68,7 @@ OPS_TOOLS = {
     "record_lineage",
     "claim_land_requests",
     "record_land",
+    "report_live_view",
     "record_analysis",
     "running_overlaps",
     "diagnose_stalled_runs",

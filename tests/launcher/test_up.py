@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import re
+import signal
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 
 import httpx
-from swarmkit import AGENT, SCRIPTED, scripted
+from swarmkit import AGENT, SCRIPTED, exchange_folder, scripted
 
-from heph_mcp.client import HephClient, all_tasks_finished
+from heph_mcp.client import HephClient, all_tasks_finished, merges_settled
 from heph_mcp.identity import local_token
 from testkit import ServerProcess
 
@@ -80,3 +83,68 @@ def test_heph_up_without_the_agent_cli_says_how_to_install_it(project):
     )  # fmt: skip
     assert done.returncode == 1
     assert "agent CLI 'no-such-agent-cli' not found on PATH" in done.stderr
+
+
+async def test_heph_up_prints_the_event_log_without_access_lines_and_stops_within_3s(project):
+    socket = f"heph-up-{uuid.uuid4().hex[:8]}"
+    command = f"{sys.executable} {AGENT} --brief {{brief}} --mcp-config {{mcp_config}}"
+    extra = ["--agent-cli", "custom", "--agent-command", command, "--tmux-socket", socket,
+             "--log-level", "INFO"]  # fmt: skip
+    up = ServerProcess(project, command="up", extra=extra).start(timeout=120)
+    gate = exchange_folder(project) / "never"
+    try:
+        async with HephClient(
+            up.url, local_token(project / ".hephaestus" / "secrets", "user")
+        ) as c:
+            await c.register_workflow(SCRIPTED)
+            goal = scripted("Write the hello file.", {"write": "hello.txt", "text": "hi\n"})
+            done = (await c.call("start_workflow", workflow="scripted", goal=goal))["run_id"]
+            await c.wait_for(done, all_tasks_finished, timeout=60, interval=0.2)
+            await c.wait_for(done, merges_settled, timeout=30, interval=0.2)
+            hang = scripted("Wait for a gate that never opens.", {"wait_file": str(gate)})
+            started = await c.call("start_workflow", workflow="scripted", goal=hang)
+            await c.wait_for(started["run_id"], lambda s: s["agents"], timeout=60, interval=0.2)
+        await _until_logged(up, rf"started +{started['run_id']} {started['task_id']} ")
+        session = f"heph-{started['run_id']}-{started['task_id']}"
+        await _until(lambda: session in _sessions(socket).stdout)  # launched, not just claimed
+        assert up.proc is not None
+        up.proc.send_signal(signal.SIGINT)  # Ctrl-C
+        try:
+            up.proc.wait(timeout=3)  # the bound the issue asks for
+        except subprocess.TimeoutExpired:
+            raise AssertionError("heph up took over 3 s to stop after Ctrl-C") from None
+        output = up.log.read_text()
+        assert up.proc.returncode == 0, output[-3000:]
+        (task,) = re.findall(rf"queued +{done} (t\w+) Analyse the goal", output)
+        for word in ("started", "done", "merged"):
+            assert re.search(rf"\d\d:\d\d:\d\d {word} +{done} {task} Analyse the goal", output), (
+                word
+            )
+        assert "HTTP/1.1" not in output and "HTTP Request" not in output, output[-3000:]
+        assert "agent sessions keep running" in output and "Traceback" not in output
+        live = _sessions(socket)
+        assert session in live.stdout, (live.stderr, output[-3000:])  # kept for re-adoption
+        logs = project / ".hephaestus" / "logs"
+        assert "heph.launcher: started heph-" in (logs / "heph.log").read_text()
+        assert "guardian judge" in (logs / "guardian.log").read_text()
+    finally:
+        up.stop()
+        subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True, check=False)
+
+
+async def _until_logged(up: ServerProcess, pattern: str, timeout: float = 10) -> None:
+    await _until(lambda: re.search(pattern, up.log.read_text()) is not None, timeout)
+
+
+async def _until(check: Callable[[], bool], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.05)
+
+
+def _sessions(socket: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["tmux", "-L", socket, "list-sessions", "-F", "#{session_name}"],
+        capture_output=True, text=True,
+    )  # fmt: skip

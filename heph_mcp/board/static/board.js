@@ -45,6 +45,7 @@
   function connect() {
     const source = new EventSource("/board/events");
     state.source = source;
+    document.dispatchEvent(new CustomEvent("heph:source", { detail: source })); // live.js
     source.addEventListener("snapshot", (event) => {
       state.snapshot = JSON.parse(event.data);
       setLive("live", "live");
@@ -115,7 +116,7 @@
       el("span", { class: "goal", title: run.run.goal }, clip(run.run.goal, 120)),
       run.run.awaiting_merges
         ? el("span", { class: "awaiting" }, " · completes when its missing work lands")
-        : null,
+        : "",
     );
     renderKanban(run);
     renderGraph(run);
@@ -123,6 +124,7 @@
     renderAgents(run);
     renderSteers(run);
     renderMerges(run);
+    document.dispatchEvent(new CustomEvent("heph:rendered")); // live.js
   }
 
   // What agents asked that their policy left to the user. The board is read-only: the
@@ -324,7 +326,8 @@
   function renderQueue() {
     const queue = (state.snapshot && state.snapshot.queue) || { counts: {}, next: [] };
     const counts = Object.entries(queue.counts);
-    $("queue").replaceChildren(
+    // replaceChildren turns a null into the text "null": pass only what is there.
+    $("queue").replaceChildren(...[
       counts.length
         ? el("p", { class: "queue-counts" },
             ...counts.map(([status, n]) =>
@@ -338,7 +341,7 @@
                 task.title, " ",
                 el("code", {}, `${task.run_id} · ${task.phase}. ${task.phase_name}`))))
         : null,
-    );
+    ].filter((part) => part !== null));
   }
 
   // The run's merge queue in order, the done work still missing from its branch, and the

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, Page, async_playwright
+from swarmkit import make_project, running_swarm, scripted, swarm_settings
 
 from heph_mcp.board import board_link
 from heph_mcp.settings import Settings
@@ -154,3 +155,59 @@ async def test_the_board_shows_the_run_and_follows_a_task_live(heph, fixture_run
         await page.select_option("#run-select", other["run_id"])
         await page.wait_for_selector(column.format("queued", other["task_id"]), timeout=SETTLE_MS)
     assert alerts == [] and errors == []
+
+
+async def test_a_task_card_opens_its_detail_and_a_running_agents_pane_follows_it_live(
+    tmp_path, embedder, browser, request
+):
+    """A real launcher runs a scripted agent in tmux; its pane reaches the page over the
+    event stream, and the page never reloads."""
+    settings = swarm_settings(make_project(tmp_path), pane_tail_interval=0.3, diffstat_interval=0.5)
+    async with running_swarm(settings, embedder) as swarm:
+        first, second = swarm.exchange / "first-seen", swarm.exchange / "finish"
+        goal = scripted(
+            "Write the parser and say how far it got.",
+            {"write": "parser.py", "text": "def parse():\n    return 1\n"},
+            {"commit": "parser"},
+            {"run": ["echo", "pane-line-one"]},
+            {"wait_file": str(first)},
+            {"run": ["echo", "pane-line-two"]},
+            {"wait_file": str(second)},
+            {"done": "parser written"},
+        )
+        await swarm.start_launcher()
+        run = await swarm.start(goal)
+        status = await swarm.wait(run, lambda s: bool(s["agents"]))
+        agent, task = status["agents"][0]["id"], status["agents"][0]["task_id"]
+        origin = settings.url.removesuffix("/mcp")
+        page: Page = browser.pages[0] if browser.pages else await browser.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        await page.goto(_link(settings, origin))
+        await page.evaluate("window.loadedOnce = true")  # gone if the page ever reloads
+
+        tail = page.locator(f"#agents [data-agent-id={agent}] pre.pane-tail")
+        await tail.filter(has_text="pane-line-one").wait_for(timeout=SETTLE_MS)
+        assert "null" not in await page.inner_text("#queue")  # nothing queued: no "null"
+        first.write_text("go")
+        await tail.filter(has_text="pane-line-two").wait_for(timeout=SETTLE_MS)
+        assert await page.evaluate("window.loadedOnce === true")
+
+        await page.click(f"[data-column=running] [data-task-id={task}]")
+        panel = page.locator("#task-detail")
+        await (
+            panel.locator(".detail-title")
+            .filter(has_text="Analyse the goal")
+            .wait_for(timeout=SETTLE_MS)
+        )
+        await (
+            panel.locator(".diffstat pre").filter(has_text="parser.py").wait_for(timeout=SETTLE_MS)
+        )
+        assert "Write the parser and say how far it got." in await panel.inner_text()
+        await page.screenshot(path=str(artifacts_dir(request) / "live.png"), full_page=True)
+        await page.keyboard.press("Escape")
+        assert await panel.is_hidden()
+        second.write_text("go")
+        await swarm.wait(run, lambda s: not s["agents"])
+        assert await page.evaluate("window.loadedOnce === true")
+    assert errors == []

@@ -15,7 +15,13 @@ from heph_mcp.board.sse import Streams, snapshot_events
 from heph_mcp.identity import local_token
 
 MARKUP_SINKS = r"\.(innerHTML|outerHTML)\s*=|insertAdjacentHTML|document\.write"
-GUARDED = ("/", "/board/api/snapshot", "/board/api/memories?q=parser", "/board/events")
+GUARDED = (
+    "/",
+    "/board/api/snapshot",
+    "/board/api/memories?q=parser",
+    "/board/events",
+    "/board/api/tasks/t1",
+)
 
 
 def _user(heph) -> dict[str, str]:
@@ -252,3 +258,54 @@ def test_the_page_loads_nothing_from_outside_the_package():
             outside = re.findall(r"https?://[^\s\"')]+", text)
             assert outside in ([], ["http://www.w3.org/2000/svg"]), (asset, outside)
             assert not re.search(MARKUP_SINKS, text), asset
+
+
+async def test_a_ticket_run_without_tickets_shows_its_tasks_rather_than_empty_columns(heph):
+    run = await kanban_run(heph)
+    async with heph.user() as user:
+        (task,) = (await call(user, "get_tasks", run=run))["tasks"]
+    async with heph.server.http_client(headers=_user(heph)) as http:
+        (view,) = (await http.get("/board/api/snapshot")).json()["runs"]
+    columns = {c["key"]: [t["id"] for t in c["tasks"]] for c in view["board"]["columns"]}
+    assert view["board"]["kind"] == "tasks" and columns["queued"] == [task["id"]]
+
+
+async def test_a_task_detail_is_served_to_the_user_and_an_unknown_task_is_a_clear_404(
+    heph, fixture_run
+):
+    async with heph.server.http_client(headers=_user(heph)) as http:
+        detail = (await http.get(f"/board/api/tasks/{fixture_run.done}")).json()
+        missing = await http.get("/board/api/tasks/t-none")
+    assert detail["task"]["summary"] == "length check added"
+    assert detail["task"]["merge_state"] is None and "brief" in detail
+    assert missing.status_code == 404 and "no task 't-none'" in missing.json()["error"]
+
+
+async def test_the_event_stream_carries_changed_pane_tails_without_resending_the_snapshot(
+    heph, fixture_run
+):
+    async with (
+        heph.server.http_client(headers=_user(heph)) as http,
+        http.stream("GET", "/board/events") as stream,
+    ):
+        events = _named_events(stream.aiter_lines())
+        assert (await asyncio.wait_for(anext(events), 10))[0] == "snapshot"
+        for text in ("\x1b[32mcollecting tests\x1b[0m", "3 passed"):
+            async with heph.ops() as ops:
+                await call(ops, "report_live_view",
+                           tails=[{"agent_id": fixture_run.agent_id, "text": text}])  # fmt: skip
+            name, data = await asyncio.wait_for(anext(events), 10)
+            assert name == "panes", name  # the store did not move: no snapshot
+            (tail,) = data["tails"]
+            assert tail["agent_id"] == fixture_run.agent_id
+            assert tail["text"] == text.replace("\x1b[32m", "").replace("\x1b[0m", "")
+
+
+async def _named_events(lines):
+    """Yield (event name, parsed data) for every event."""
+    name = None
+    async for line in lines:
+        if line.startswith("event: "):
+            name = line.removeprefix("event: ")
+        elif line.startswith("data: "):
+            yield name, json.loads(line.removeprefix("data: "))

@@ -9,7 +9,7 @@ import socket
 
 from typer.testing import CliRunner
 
-from heph_mcp.client import LocalServer
+from heph_mcp.client import HephClient, LocalServer
 from heph_mcp.commands.cli import app
 from heph_mcp.identity import local_token
 from heph_mcp.settings import load_settings
@@ -108,3 +108,43 @@ def test_turning_the_sandbox_off_says_what_every_agent_can_then_read(tmp_path):
     warning = " ".join(done.output.split())
     assert "--no-sandbox: agents run unconfined" in warning
     assert ".hephaestus/secrets (the user and ops tokens)" in warning
+
+
+def test_status_task_and_agent_show_the_live_view_with_agent_text_sanitised(tmp_path, embedder):
+    settings = load_settings(project=tmp_path, port=free_port())
+    with LocalServer(settings, embedder=embedder) as server:
+        agent_id, task_id = asyncio.run(_running_agent(server, settings))
+        env = {"HEPH_PORT": str(settings.port), "COLUMNS": "200"}
+        shown = runner.invoke(app, ["status", "--project", str(tmp_path), "--agent", agent_id],
+                              env=env)  # fmt: skip
+        detail = runner.invoke(app, ["status", "--project", str(tmp_path), "--task", task_id],
+                               env=env)  # fmt: skip
+        missing = runner.invoke(app, ["status", "--project", str(tmp_path), "--agent", "ag-x"],
+                                env=env)  # fmt: skip
+    assert shown.exit_code == 0, shown.output
+    assert "collected 3 items" in shown.stdout and "3 passed" in shown.stdout
+    assert "\x1b]0;" not in shown.stdout and "owned" not in shown.stdout
+    assert detail.exit_code == 0, detail.output
+    for text in ("status test", "Read the traceback first.", "parser.py", "heph/"):
+        assert text in detail.stdout, text
+    assert "\x1b[2J" not in detail.stdout
+    assert missing.exit_code == 1 and "no agent 'ag-x'" in missing.stderr
+
+
+async def _running_agent(server, settings):
+    """A run with one agent, its pane tail and diff stat reported, one steer queued."""
+    started = await _start(server)
+    ops = HephClient(settings.url, local_token(settings.secrets_dir, "ops"))
+    async with ops:
+        await ops.call("claim_task", worker="w", slots=1)
+        agent = await ops.call("register_agent", task_id=started["task_id"], worker="w",
+                               session_name="s", cli="claude")  # fmt: skip
+        pane = "\x1b[1mcollected 3 items\x1b[0m\n\x1b]0;owned\x07...\n3 passed"
+        await ops.call("report_live_view", tails=[{"agent_id": agent["agent_id"], "text": pane}],
+                       diffstats=[{"task_id": started["task_id"], "base": "heph/r",
+                                   "files": 1, "insertions": 3, "deletions": 0,
+                                   "text": " parser.py | 3 +++\x1b[2J"}])  # fmt: skip
+        await ops.call("record_analysis", agent_id=agent["agent_id"], judge="heuristic",
+                       state="looping", alignment=0.2, summary="loops",
+                       steering="Read the traceback first.")  # fmt: skip
+    return agent["agent_id"], started["task_id"]
