@@ -18,6 +18,7 @@ from heph_mcp.services.event_feed import EventFeed, EventLine
 STYLES = {
     "queued": "cyan", "started": "blue", "done": "green", "validated": "green",
     "merged": "bold green", "conflict": "yellow", "steered": "magenta", "failed": "bold red",
+    "cancelled": "red", "stopped": "red", "paused": "yellow", "resumed": "cyan",
 }  # fmt: skip
 
 

@@ -28,6 +28,14 @@ WORDS = {
     "agent_steered": "steered",
     "task_failed": "failed",
     "merge_verify_failed": "failed",
+    # The operator's own controls, so the terminal shows what the user changed by hand.
+    "task_cancelled": "cancelled",
+    "task_retried_by_user": "retried",
+    "task_priority_changed": "priority",
+    "agent_stopped": "stopped",
+    "user_message": "told",
+    "run_paused": "paused",
+    "run_resumed": "resumed",
 }
 NOTES = {
     "run_started": "a new run's first task",
@@ -35,7 +43,15 @@ NOTES = {
     "task_validating": "awaiting validation",
     "merge_nothing": "nothing new to merge",
     "merge_verify_failed": "its merge failed the verify check",
+    "task_retried_by_user": "by the user",
 }
+REASONED = (
+    "task_retried",
+    "task_failed",
+    "task_cancelled",
+    "task_retried_by_user",
+    "agent_stopped",
+)
 QUERY = (
     "SELECT e.id, e.kind, e.run_id, e.task_id, e.detail, e.at, t.title, t.validates,"
     " v.title AS checked_title FROM events e LEFT JOIN tasks t ON t.id = e.task_id"
@@ -79,7 +95,9 @@ def _line(row: object) -> EventLine | None:
     if kind == "review_given" and not detail.get("passed"):
         return None  # a failed check shows as the task going back to work
     note = NOTES.get(kind, "")
-    if kind in ("task_retried", "task_failed") and detail.get("reason"):
+    if kind == "task_priority_changed" and detail.get("priority"):
+        note = str(detail["priority"])
+    if kind in REASONED and detail.get("reason"):
         note = f"{note}: {detail['reason']}" if note else str(detail["reason"])
     # A validation names the task it checked; a result validation has none and names itself.
     checked = kind == "review_given" and data["validates"] is not None

@@ -87,3 +87,29 @@ def test_a_line_never_carries_an_agents_escape_sequences_to_the_terminal():
     console.print(render_line(line))
     shown = console.export_text(styles=False)
     assert "Fix it (gave up)" in shown and "owned" not in shown and "\x1b" not in shown
+
+
+async def test_the_operators_own_controls_show_in_the_log_with_what_changed(heph):
+    started = await heph.start_run(goal="the parser crashes on empty input")
+    run, first = started["run_id"], started["task_id"]
+    async with heph.user() as user:
+        await call(user, "set_task_priority", task_id=first, priority="critical")
+        await call(user, "pause_run", run=run)
+        await call(user, "resume_run", run=run)
+        await call(user, "cancel_one_task", task_id=first, reason="wrong goal")
+        await call(user, "retry_task", task_id=first, reason="goal fixed")
+
+    store = await Store.open(heph.settings.db_path)
+    try:
+        _, lines = await EventFeed(store).since(0)
+    finally:
+        await store.close()
+    seen = [(line.word, line.note) for line in lines if line.run_id == run]
+    assert seen[1:] == [
+        ("priority", "critical"),
+        ("paused", ""),
+        ("resumed", ""),
+        ("cancelled", "wrong goal"),
+        ("retried", "by the user: goal fixed"),
+        ("queued", ""),  # its dependencies are done, so it is queued at once
+    ]
