@@ -16,12 +16,12 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from heph_mcp import prompts, resources
 from heph_mcp.board import Board
 from heph_mcp.board.auth import redact_access_log
 from heph_mcp.hook_routes import HookRoutes
+from heph_mcp.http_guards import BodyLimit, HostGuard
 from heph_mcp.identity import HephTokenVerifier
 from heph_mcp.memory import Memory
 from heph_mcp.notify import serve_subscriptions
@@ -149,24 +149,5 @@ def build_app(
     )
     app.state.stop_streams = board.streams.stop
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
+    app.add_middleware(HostGuard, settings=settings)
     return app
-
-
-class BodyLimit:
-    """Refuse oversize requests before they are read: a clear 413, not memory exhaustion."""
-
-    def __init__(self, app: ASGIApp, limit: int):
-        self.app = app
-        self.limit = limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            length = dict(scope.get("headers", [])).get(b"content-length")
-            if length is not None and length.isdigit() and int(length) > self.limit:
-                response = JSONResponse(
-                    {"error": f"request body over {self.limit} bytes; send less text"},
-                    status_code=413,
-                )
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
