@@ -23,6 +23,7 @@ from fastmcp.server.dependencies import get_access_token
 
 from heph_mcp.errors import Forbidden
 from heph_mcp.records import Principal, Role
+from heph_mcp.state_dir import prepare_state_dir
 from heph_mcp.store import Store
 
 LOCAL_ROLES: tuple[Role, ...] = ("user", "ops")
@@ -42,6 +43,8 @@ def local_token(secrets_dir: Path, role: Role) -> str:
     path = secrets_dir / f"{role}.token"
     if path.is_file():
         return path.read_text().strip()
+    if not secrets_dir.parent.exists():  # the first command of a project: make it private
+        prepare_state_dir(secrets_dir.parent)
     secrets_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(secrets_dir, 0o700)
     token = mint_token(role)
