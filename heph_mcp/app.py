@@ -32,6 +32,7 @@ from heph_mcp.store import Store
 from heph_mcp.tools import approvals, guidance, ops, runs, tasks, tickets, validation
 from heph_mcp.tools import memory as memory_tools
 from heph_mcp.tools.common import Limits
+from heph_mcp.tools.plain_text import PlainText
 from phases import Workflow, WorkflowRegistry
 
 INSTRUCTIONS = """\
@@ -110,6 +111,7 @@ def build_server(
     guidance.register_conductor(mcp)
     guidance.register_messages(mcp, settings.max_text_chars)
     mcp.add_middleware(guidance.PiggybackGuidance())
+    mcp.add_middleware(PlainText())
     resources.register(mcp)
     prompts.register(mcp)
     return mcp
