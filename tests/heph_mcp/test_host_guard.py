@@ -41,13 +41,12 @@ async def test_loopback_hosts_are_served(heph, host):
 
 async def test_the_host_and_origin_of_public_url_are_served(serve, tmp_path):
     settings = load_settings(project=tmp_path, port=8765, public_url="https://heph.example.org")
-    async with serve(settings) as heph:
-        async with heph.server.http_client() as http:
-            headers = {**_user(heph), "Host": "heph.example.org"}
-            ok = await http.get("/board/api/snapshot", headers=headers)
-            same = await http.get(
-                "/board/api/snapshot", headers={**headers, "Origin": "https://heph.example.org"}
-            )
-            other = await http.get("/healthz", headers={"Host": "rebind.example"})
+    async with serve(settings) as heph, heph.server.http_client() as http:
+        headers = {**_user(heph), "Host": "heph.example.org"}
+        ok = await http.get("/board/api/snapshot", headers=headers)
+        same = await http.get(
+            "/board/api/snapshot", headers={**headers, "Origin": "https://heph.example.org"}
+        )
+        other = await http.get("/healthz", headers={"Host": "rebind.example"})
     assert ok.status_code == 200 and same.status_code == 200
     assert other.status_code == 403

@@ -111,7 +111,7 @@ RAW = ("\x1b]52", "\x1b[2J", "\x1b]0;", "\x07", "\x9b", "\x1b]8;")
 async def test_terminal_escapes_in_agent_text_never_reach_the_terminal_raw(heph):
     """Text stored before the boundary refused escapes (or any text an agent wrote) is
     shown as visible escapes: no clipboard write, no screen clear, no window title."""
-    started = await heph.start_run()
+    await heph.start_run()
     agent = await heph.launch_agent()
     async with heph.ops() as ops:
         await ops.call_tool(

@@ -82,7 +82,7 @@ def live(tmp_path_factory: pytest.TempPathFactory, embedder):
     role's token and text fields."""
     project = tmp_path_factory.mktemp("plain")
     server_settings = load_settings(project=project, port=free_port())
-    with LocalServer(server_settings, embedder=embedder) as server:
+    with LocalServer(server_settings, embedder=embedder):
         tokens = {r: local_token(server_settings.secrets_dir, r) for r in ("user", "ops")}
         tokens["agent"] = asyncio.run(_agent(server_settings.url, tokens))
         targets = asyncio.run(_targets(server_settings.url, tokens))
