@@ -27,6 +27,7 @@ from heph_mcp.memory import Memory
 from heph_mcp.notify import serve_subscriptions
 from heph_mcp.records import Principal
 from heph_mcp.services import Services
+from heph_mcp.session_cap import SessionCap
 from heph_mcp.settings import Settings
 from heph_mcp.store import Store
 from heph_mcp.tools import approvals, guidance, ops, runs, tasks, tickets, validation
@@ -132,7 +133,7 @@ def build_app(
     """
     runtime = Runtime()
     mcp = build_server(settings, store=store, memory=memory, workflows=workflows, runtime=runtime)
-    mcp_app = mcp.http_app(path="/mcp")
+    mcp_app = mcp.http_app(path="/mcp", session_idle_timeout=settings.mcp_session_idle_seconds)
     board = Board(lambda: runtime.services, runtime.resolve)
     hooks = HookRoutes(lambda: runtime.services, runtime.resolve)
     redact_access_log()
@@ -150,6 +151,12 @@ def build_app(
         lifespan=mcp_app.lifespan,
     )
     app.state.stop_streams = board.streams.stop
+    app.add_middleware(
+        SessionCap,
+        resolve=runtime.resolve,
+        per_principal=settings.max_sessions_per_principal,
+        idle_seconds=settings.mcp_session_idle_seconds,
+    )
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
     app.add_middleware(HostGuard, settings=settings)
     return app
