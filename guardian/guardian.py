@@ -29,6 +29,7 @@ from typing import Any
 from guardian.judges import HeuristicJudge, Judge, Verdict
 from guardian.observe import Cursor, Observation, advance, dialog_key, look
 from heph_mcp.client import HephCallError, HephClient
+from heph_mcp.printable import printable
 from launcher.git_repo import GitError, changed_files, run_branch
 from launcher.tmux import Tmux
 from launcher.usage import UsageReader, report_usage
@@ -221,8 +222,10 @@ class Guardian:
             recorded = await self.client.call(
                 "record_analysis",
                 agent_id=obs.agent_id, judge=judge, state=verdict.state,
-                alignment=verdict.alignment, summary=verdict.summary[:4000],
-                steering=verdict.steering, severity=verdict.severity,
+                # Pane lines and a model's words: the server takes printable text only.
+                alignment=verdict.alignment, summary=printable(verdict.summary)[:4000],
+                steering=verdict.steering and printable(verdict.steering),
+                severity=verdict.severity,
                 tokens_in=verdict.tokens_in, tokens_out=verdict.tokens_out,
             )  # fmt: skip
         except HephCallError as exc:  # the agent exited meanwhile: nothing to steer

@@ -16,18 +16,19 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Mount, Route
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from heph_mcp import prompts, resources
 from heph_mcp.api_routes import ApiRoutes
 from heph_mcp.board import Board
 from heph_mcp.board.auth import redact_access_log
 from heph_mcp.hook_routes import HookRoutes
+from heph_mcp.http_guards import BodyLimit, HostGuard
 from heph_mcp.identity import HephTokenVerifier
 from heph_mcp.memory import Memory
 from heph_mcp.notify import serve_subscriptions
 from heph_mcp.records import Principal
 from heph_mcp.services import Services
+from heph_mcp.session_cap import SessionCap
 from heph_mcp.settings import Settings
 from heph_mcp.store import Store
 from heph_mcp.tools import (
@@ -43,6 +44,7 @@ from heph_mcp.tools import (
 )
 from heph_mcp.tools import memory as memory_tools
 from heph_mcp.tools.common import Limits
+from heph_mcp.tools.plain_text import PlainText
 from phases import Workflow, WorkflowRegistry
 
 INSTRUCTIONS = """\
@@ -124,6 +126,7 @@ def build_server(
     controls.register(mcp, limits)
     controls.register_usage(mcp)
     mcp.add_middleware(guidance.PiggybackGuidance())
+    mcp.add_middleware(PlainText())
     resources.register(mcp)
     prompts.register(mcp)
     return mcp
@@ -144,7 +147,7 @@ def build_app(
     """
     runtime = Runtime()
     mcp = build_server(settings, store=store, memory=memory, workflows=workflows, runtime=runtime)
-    mcp_app = mcp.http_app(path="/mcp")
+    mcp_app = mcp.http_app(path="/mcp", session_idle_timeout=settings.mcp_session_idle_seconds)
     board = Board(lambda: runtime.services, runtime.resolve)
     hooks = HookRoutes(lambda: runtime.services, runtime.resolve)
     api = ApiRoutes(lambda: runtime.services, runtime.resolve)
@@ -165,25 +168,12 @@ def build_app(
     )
     app.state.stop_streams = board.streams.stop
     app.state.services = lambda: runtime.services  # `heph up`'s event log reads through them
+    app.add_middleware(
+        SessionCap,
+        resolve=runtime.resolve,
+        per_principal=settings.max_sessions_per_principal,
+        idle_seconds=settings.mcp_session_idle_seconds,
+    )
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
+    app.add_middleware(HostGuard, settings=settings)
     return app
-
-
-class BodyLimit:
-    """Refuse oversize requests before they are read: a clear 413, not memory exhaustion."""
-
-    def __init__(self, app: ASGIApp, limit: int):
-        self.app = app
-        self.limit = limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            length = dict(scope.get("headers", [])).get(b"content-length")
-            if length is not None and length.isdigit() and int(length) > self.limit:
-                response = JSONResponse(
-                    {"error": f"request body over {self.limit} bytes; send less text"},
-                    status_code=413,
-                )
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)

@@ -23,6 +23,7 @@ from fastmcp.server.dependencies import get_access_token
 
 from heph_mcp.errors import Forbidden
 from heph_mcp.records import Principal, Role
+from heph_mcp.state_dir import prepare_state_dir
 from heph_mcp.store import Store
 
 LOCAL_ROLES: tuple[Role, ...] = ("user", "ops")
@@ -42,6 +43,8 @@ def local_token(secrets_dir: Path, role: Role) -> str:
     path = secrets_dir / f"{role}.token"
     if path.is_file():
         return path.read_text().strip()
+    if not secrets_dir.parent.exists():  # the first command of a project: make it private
+        prepare_state_dir(secrets_dir.parent)
     secrets_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(secrets_dir, 0o700)
     token = mint_token(role)
@@ -58,6 +61,9 @@ class Identity:
         self._store = store
         self._local = {hash_token(local_token(secrets_dir, r)): r for r in LOCAL_ROLES}
         self._agents: dict[str, Principal] = {}
+        # Every agent revoked by this process: a lookup that read its row before the
+        # revocation must neither cache it nor answer with it.
+        self._revoked: set[str] = set()
         # When each agent last made a request: how the launcher knows an agent
         # really started. Liveness, not history, so it is kept in memory only.
         self.last_seen: dict[str, float] = {}
@@ -68,6 +74,9 @@ class Identity:
             if hmac.compare_digest(known, digest):
                 return Principal(id=role, role=role)
         principal = self._agents.get(digest) or await self._load_agent(digest)
+        if principal is not None and principal.id in self._revoked:
+            self._agents.pop(digest, None)
+            return None
         if principal is not None:
             self.last_seen[principal.id] = time.time()
         return principal
@@ -81,7 +90,8 @@ class Identity:
         if row is None:
             return None
         principal = Principal(**dict(row))
-        self._agents[digest] = principal
+        if principal.id not in self._revoked:
+            self._agents[digest] = principal
         return principal
 
     async def mint_agent(
@@ -97,6 +107,7 @@ class Identity:
         return token
 
     async def revoke(self, db: aiosqlite.Connection, principal_id: str) -> None:
+        self._revoked.add(principal_id)
         await db.execute(
             "UPDATE principals SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
             (time.time(), principal_id),

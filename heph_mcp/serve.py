@@ -29,6 +29,7 @@ from heph_mcp.memory.vectors import (
     check_reachable,
 )
 from heph_mcp.settings import Settings
+from heph_mcp.state_dir import prepare_state_dir
 from phases import Workflow
 
 
@@ -75,7 +76,7 @@ def running_url(settings: Settings) -> str | None:
 def prepare(settings: Settings) -> None:
     """Everything that must hold before binding: state folder, user token, free port."""
     check_port_free(settings.host, settings.port)
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    prepare_state_dir(settings.state_dir)
     local_token(settings.secrets_dir, "user")
     local_token(settings.secrets_dir, "ops")
 

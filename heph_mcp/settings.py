@@ -43,6 +43,12 @@ class Settings(BaseSettings):
     max_concurrent_agents: int = Field(default=4, ge=1, le=256)
     max_text_chars: int = Field(default=64 * 1024, ge=256)
     max_request_bytes: int = Field(default=1024 * 1024, ge=4096)
+    max_sessions_per_principal: int = Field(
+        default=16, ge=1, le=10000, description="Stateful MCP sessions one token may hold open"
+    )
+    mcp_session_idle_seconds: float = Field(
+        default=600.0, gt=0, description="A stateful MCP session idle this long is closed"
+    )
     lease_seconds: float = Field(default=120.0, gt=0)
     max_attempts: int = Field(default=2, ge=1, le=20)
     max_validation_iterations: int = Field(

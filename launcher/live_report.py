@@ -19,7 +19,7 @@ from typing import Any
 
 from heph_mcp.client import HephCallError, HephClient
 from heph_mcp.live_records import TEXT_MAX
-from heph_mcp.pane_text import strip_terminal, tail_lines
+from heph_mcp.printable import strip_terminal, tail_lines
 from heph_mcp.settings import Settings
 from launcher.git_repo import GitError, GitRepo, run_branch
 from launcher.sessions import AgentSession

@@ -13,6 +13,7 @@ from heph_mcp.client import HephClient
 from heph_mcp.identity import local_token
 from heph_mcp.serve import running_url
 from heph_mcp.settings import Settings
+from heph_mcp.state_dir import prepare_state_dir
 from launcher.git_repo import GitRepo, open_repo
 from launcher.launcher import Launcher, Observer
 from launcher.sandbox import SandboxError, check_sandbox
@@ -75,11 +76,8 @@ def preflight(settings: Settings) -> tuple[GitRepo, Tmux]:
             check_sandbox()
         except SandboxError as exc:
             raise LauncherError(str(exc)) from None
-    ignore = settings.state_dir / ".gitignore"
-    if not ignore.exists():
-        settings.state_dir.mkdir(parents=True, exist_ok=True)
-        # Worktrees live under .hephaestus/: keep them out of the user's `git status`.
-        ignore.write_text("*\n")
+    # Worktrees live under .hephaestus/: keep them out of the user's `git status`.
+    prepare_state_dir(settings.state_dir)
     return repo, tmux
 
 

@@ -34,6 +34,9 @@ class AgentSession:
     validates: str | None = None
     private_dir: Path | None = None  # its MCP config and settings, outside the state folder
 
+    def __post_init__(self) -> None:
+        plain_segment(self.session, "session name")
+
     @property
     def private(self) -> Path:
         """Its private folder (the agent folder itself for sessions made without one)."""
@@ -42,6 +45,15 @@ class AgentSession:
     @property
     def branch(self) -> str:
         return task_branch(self.run_id, self.task_id)
+
+
+def plain_segment(name: str, what: str) -> str:
+    """`name`, if it is one ordinary folder name. A name becomes folders that are later
+    removed with rmtree: `..` would be the state folder, `.` every agent's folder."""
+    plain = name.isprintable() and name[:1] not in ("", ".") and not any(c in name for c in "/\\")
+    if not plain:
+        raise ValueError(f"{what} {name!r} is not a plain folder name: letters, digits, _ - .")
+    return name
 
 
 def session_name(run_id: str, task_id: str) -> str:

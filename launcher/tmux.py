@@ -9,7 +9,11 @@ died. Only sessions named by the caller are ever touched.
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import shutil
+import sys
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +21,7 @@ from pathlib import Path
 import libtmux
 from libtmux.exc import LibTmuxException
 
+ENV_EXEC = Path(__file__).with_name("env_exec.py")
 PANE_FORMAT = "#{session_name}\t#{pane_dead}\t#{pane_dead_status}\t#{pane_current_command}"
 
 
@@ -40,6 +45,20 @@ def require_tmux() -> None:
 def literal(arg: str) -> str:
     """tmux reads an argument ending in `;` as a command separator; `\\;` keeps it literal."""
     return arg[:-1] + "\\;" if arg.endswith(";") else arg
+
+
+def no_formats(path: Path) -> str:
+    """tmux expands formats in a start folder (`#S`, `#{...}`, `#(cmd)` runs a command);
+    `##` is a literal `#`, so a path is taken as it is."""
+    return str(path).replace("#", "##")
+
+
+def env_file(env: Mapping[str, str]) -> str:
+    """Write `env` to a file only we can read, for env_exec.py to load and delete."""
+    fd, path = tempfile.mkstemp(prefix="heph-env-", suffix=".json")
+    with os.fdopen(fd, "w") as handle:  # mkstemp makes it 0600
+        json.dump(dict(env), handle)
+    return path
 
 
 class Tmux:
@@ -66,15 +85,29 @@ class Tmux:
     def start(
         self, name: str, cwd: Path, argv: Sequence[str], env: Mapping[str, str] | None = None
     ) -> None:
-        """Start `argv` (no shell) in a new detached session; the pane outlives the program."""
-        options = [f"-e{key}={value}" for key, value in (env or {}).items()]
+        """Start `argv` (no shell) in a new detached session; the pane outlives the program.
+
+        `env` never goes on tmux's command line (`ps` shows it to everyone): it goes
+        through a private file that env_exec.py reads, deletes, then execs `argv`.
+        """
+        secrets = env_file(env) if env else None
+        if secrets is not None:
+            argv = [sys.executable, "-I", str(ENV_EXEC), secrets, "--", *argv]
+        try:
+            self._start(name, no_formats(cwd), argv)
+        except TmuxError:
+            if secrets is not None and os.path.exists(secrets):
+                os.unlink(secrets)
+            raise
+
+    def _start(self, name: str, cwd: str, argv: Sequence[str]) -> None:
         # A placeholder process holds the pane until remain-on-exit is set; only then is the
         # agent's program started in it, so even an instant exit leaves its status readable.
         self._cmd(
-            "new-session", "-d", "-s", name, "-x", "200", "-y", "50", "-c", str(cwd),
+            "new-session", "-d", "-s", name, "-x", "200", "-y", "50", "-c", cwd,
             "--", "sleep", "600", ";",
             "set-option", "-t", f"={name}:", "remain-on-exit", "on", ";",
-            "respawn-pane", "-k", "-t", f"={name}:", "-c", str(cwd), *options,
+            "respawn-pane", "-k", "-t", f"={name}:", "-c", cwd,
             "--", *map(literal, argv),
         )  # fmt: skip
 

@@ -17,6 +17,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from heph_mcp.printable import printable
+
 TAIL_CHARS = 6000
 
 
@@ -76,4 +78,6 @@ def _kill_group(pid: int) -> None:
 def _tail(log: Path) -> str:
     with log.open("rb") as handle:
         handle.seek(max(0, log.stat().st_size - TAIL_CHARS))
-        return handle.read().decode("utf-8", errors="replace")
+        # Test runners colour their output: the tail is sent to the server, which takes
+        # printable text only, and shown in terminals.
+        return printable(handle.read().decode("utf-8", errors="replace"))

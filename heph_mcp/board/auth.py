@@ -1,9 +1,10 @@
 """Who may look at the board: the user, by the same token `heph mcp-config` prints.
 
 The login link carries the token once (`/?token=...`); the server answers with
-an HttpOnly, SameSite=Strict cookie and a redirect to `/`, so the token leaves
-the address bar and the page's scripts never see it. API and event requests
-send that cookie, or `Authorization: Bearer` like any MCP client. Agent and
+an HttpOnly, SameSite=Strict cookie holding a board session (sessions.py, never
+the token) and a redirect to `/`, so the token leaves the address bar and the
+page's scripts never see it. API and event requests send that cookie, or
+`Authorization: Bearer` like any MCP client. Agent and
 ops tokens are refused: the board shows every run, which only the user may see.
 """
 
@@ -46,11 +47,6 @@ def bearer_token(request: Request) -> str | None:
     """The token of an `Authorization: Bearer` header, if the request has one."""
     scheme, _, value = request.headers.get("authorization", "").partition(" ")
     return value.strip() if scheme.lower() == "bearer" and value.strip() else None
-
-
-def request_token(request: Request) -> str | None:
-    """A bearer token, or the board's cookie."""
-    return bearer_token(request) or request.cookies.get(COOKIE) or None
 
 
 async def authorize(resolve: Resolve, token: str | None) -> Principal | Response:

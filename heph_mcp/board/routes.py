@@ -23,8 +23,16 @@ from starlette.responses import (
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from heph_mcp.board.auth import COOKIE, NO_STORE, Resolve, authorize, request_token
+from heph_mcp.board.auth import (
+    COOKIE,
+    NO_STORE,
+    NO_TOKEN,
+    Resolve,
+    authorize,
+    bearer_token,
+)
 from heph_mcp.board.live import pane_feed, task_detail_response
+from heph_mcp.board.sessions import BoardSessions
 from heph_mcp.board.snapshot import build_snapshot
 from heph_mcp.board.sse import Streams, snapshot_events
 from heph_mcp.errors import HephError
@@ -72,9 +80,15 @@ class SharedSnapshot:
 class Board:
     """The board's routes, bound to a server's services once they exist."""
 
-    def __init__(self, services: Callable[[], Services | None], resolve: Resolve):
+    def __init__(
+        self,
+        services: Callable[[], Services | None],
+        resolve: Resolve,
+        sessions: BoardSessions | None = None,
+    ):
         self._services = services
         self._resolve = resolve
+        self.sessions = sessions or BoardSessions()
         self.streams = Streams()
         self._snapshot = SharedSnapshot()
 
@@ -85,6 +99,7 @@ class Board:
             Route("/board/api/memories", self.memories, methods=["GET"]),
             Route("/board/api/tasks/{task_id}", self.task_detail, methods=["GET"]),
             Route("/board/events", self.events, methods=["GET"]),
+            Route("/board/logout", self.logout, methods=["GET"]),
             Mount("/board/static", app=StaticFiles(directory=STATIC), name="board-static"),
         ]
 
@@ -92,19 +107,46 @@ class Board:
         link_token = request.query_params.get("token")
         if link_token is not None:
             return await self._login(link_token)
-        caller = await authorize(self._resolve, request_token(request))
+        caller = await self._caller(request)
         if not isinstance(caller, Principal):
             return caller
         return FileResponse(STATIC / "index.html", headers=PAGE_HEADERS)
 
     async def _login(self, token: str) -> Response:
-        """The login link: trade the token in the URL for a cookie, then drop it from the URL."""
+        """The login link: trade the token in the URL for a board session in a cookie (never
+        the token itself), then drop the token from the URL."""
         caller = await authorize(self._resolve, token)
         if not isinstance(caller, Principal):
             return caller
+        session = self.sessions.open(caller)
         response = RedirectResponse("/", status_code=303, headers=PAGE_HEADERS)
-        response.set_cookie(COOKIE, token, httponly=True, samesite="strict", path="/")
+        response.set_cookie(
+            COOKIE, session, max_age=int(self.sessions.ttl), httponly=True,
+            samesite="strict", path="/",
+        )  # fmt: skip
         return response
+
+    async def logout(self, request: Request) -> Response:
+        """Close this browser's board session; the link signs in again."""
+        self.sessions.close(request.cookies.get(COOKIE, ""))
+        response = PlainTextResponse(
+            "signed out of the Hephaestus board; `heph board-link` prints a new link\n",
+            headers=NO_STORE,
+        )
+        response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
+        return response
+
+    async def _caller(self, request: Request) -> Principal | Response:
+        """The user, by an `Authorization: Bearer` token or by the cookie's board session."""
+        token = bearer_token(request)
+        if token is not None:
+            return await authorize(self._resolve, token)
+        session = request.cookies.get(COOKIE)
+        principal = self.sessions.resolve(session) if session else None
+        if principal is not None:
+            return principal
+        why = "Your board session has ended. " if session else ""
+        return PlainTextResponse(why + NO_TOKEN, status_code=401, headers=NO_STORE)
 
     async def snapshot(self, request: Request) -> Response:
         services = await self._user_services(request)
@@ -113,7 +155,7 @@ class Board:
         return JSONResponse(await self._snapshot.of(services)(), headers=NO_STORE)
 
     async def memories(self, request: Request) -> Response:
-        caller = await authorize(self._resolve, request_token(request))
+        caller = await self._caller(request)
         if not isinstance(caller, Principal):
             return caller
         services = self._services()
@@ -145,7 +187,7 @@ class Board:
         )
 
     async def task_detail(self, request: Request) -> Response:
-        caller = await authorize(self._resolve, request_token(request))
+        caller = await self._caller(request)
         if not isinstance(caller, Principal):
             return caller
         services = self._services()
@@ -154,7 +196,7 @@ class Board:
         return await task_detail_response(services, caller, request.path_params["task_id"])
 
     async def _user_services(self, request: Request) -> Services | Response:
-        caller = await authorize(self._resolve, request_token(request))
+        caller = await self._caller(request)
         if not isinstance(caller, Principal):
             return caller
         return self._services() or _starting()

@@ -35,6 +35,7 @@ from heph_mcp.commands.status_view import render_status
 from heph_mcp.commands.up import up
 from heph_mcp.commands.workflows import workflows_app
 from heph_mcp.identity import local_token
+from heph_mcp.printable import PrintableLog
 from heph_mcp.serve import ServeError, running_url, serve
 from heph_mcp.settings import Settings, load_settings
 from launcher.git_repo import GitError, open_repo
@@ -246,11 +247,9 @@ def _sandbox_line(settings: Settings) -> None:
 
 
 def _logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(message)s",
-        handlers=[RichHandler(console=errors, show_path=False)],
-    )
+    handler = RichHandler(console=errors, show_path=False)
+    handler.addFilter(PrintableLog())  # titles and reasons in the log are agents' text
+    logging.basicConfig(level=settings.log_level.upper(), format="%(message)s", handlers=[handler])
 
 
 def _guarded(run: Callable[[], None]) -> None:

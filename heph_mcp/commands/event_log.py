@@ -11,7 +11,7 @@ from collections.abc import Callable
 from rich.console import Console
 from rich.text import Text
 
-from heph_mcp.pane_text import strip_terminal
+from heph_mcp.printable import printable
 from heph_mcp.services import Services
 from heph_mcp.services.event_feed import EventFeed, EventLine
 
@@ -27,9 +27,9 @@ def render_line(line: EventLine) -> Text:
     text = Text(time.strftime("%H:%M:%S ", time.localtime(line.at)), style="dim")
     text.append(f"{line.word:<9} ", style=STYLES.get(line.word, ""))
     text.append(f"{line.run_id} {line.task_id} ", style="dim")
-    text.append(strip_terminal(line.title))  # agents write titles and failure reasons
+    text.append(printable(line.title))  # agents write titles and failure reasons
     if line.note:
-        text.append(f" ({strip_terminal(line.note)})", style="dim")
+        text.append(f" ({printable(line.note)})", style="dim")
     return text
 
 

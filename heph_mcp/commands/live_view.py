@@ -11,7 +11,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from heph_mcp.pane_text import strip_terminal
+from heph_mcp.printable import strip_terminal
 
 
 def _text(value: Any, style: str = "") -> Text:

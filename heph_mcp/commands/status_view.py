@@ -9,6 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from heph_mcp.commands.cost_view import cost_table
+from heph_mcp.printable import printable_tree
 from heph_mcp.records import PRIORITY_VALUE
 
 STATUS_STYLE = {
@@ -45,6 +46,9 @@ GUARDIAN_STYLE = {
 
 
 def render_status(status: dict[str, Any]) -> Group:
+    """Agents' words (titles, summaries, steers) go in as Text, never read as markup, and
+    made printable: an escape sequence in a title must not reach the terminal."""
+    status = printable_tree(status)
     runs = status.get("runs", [])
     if not runs:
         return Group(Text("No runs yet. Start one from your MCP client with start_workflow."))
@@ -81,7 +85,7 @@ def _runs_table(runs: list[dict[str, Any]]) -> Table:
         state += " (paused)" * bool(run.get("paused")) + " (over budget)" * bool(
             run.get("over_budget")
         )
-        table.add_row(run["id"], run["workflow"], state, run["goal"][:60], phases)
+        table.add_row(run["id"], run["workflow"], state, Text(run["goal"][:60]), phases)
     return table
 
 
@@ -115,7 +119,7 @@ def _queue_table(runs: list[dict[str, Any]]) -> Table | Text:
             Text(task["status"], style=STATUS_STYLE.get(task["status"], "")),
             task["priority"],
             f"{phase['phase']} {phase['name']}",
-            task["title"][:80],
+            Text(task["title"][:80]),
         )
     return table
 
@@ -153,7 +157,7 @@ def _tasks_table(rs: dict[str, Any]) -> Table:
                 Text(task["status"], style=style),
                 Text(merge, style=MERGE_STYLE.get(merge, "")),
                 task["priority"],
-                task["title"][:80],
+                Text(task["title"][:80]),
             )
     return table
 
@@ -170,13 +174,13 @@ def _merges_table(rs: dict[str, Any]) -> Table:
         table.add_column(column)
     for n, merge in enumerate(rs.get("merge_queue") or [], start=1):
         table.add_row(str(n), merge["task_id"], Text(merge["state"], style=MERGE_STYLE.get(
-            merge["state"], "")), merge["queued_at"] or "", merge["title"][:80])  # fmt: skip
+            merge["state"], "")), merge["queued_at"] or "", Text(merge["title"][:80]))  # fmt: skip
     queued = {m["task_id"] for m in rs.get("merge_queue") or []}
     for work in missing:
         if work["task_id"] not in queued:
             state = work["merge_state"] or "not queued yet"
             table.add_row("-", work["task_id"], Text(state, style=MERGE_STYLE.get(state, "")),
-                          "", f"missing: {work['title'][:70]}")  # fmt: skip
+                          "", Text(f"missing: {work['title'][:70]}"))  # fmt: skip
     return table
 
 
@@ -196,7 +200,7 @@ def _agents_table(rs: dict[str, Any]) -> Table:
             agent["session_name"],
             agent["started_at"] or "",
             Text(state, style=GUARDIAN_STYLE.get(note.get("state", ""), "")),
-            (note.get("summary") or "")[:80],
+            Text((note.get("summary") or "")[:80]),
         )
     return table
 
@@ -238,6 +242,6 @@ def _steers_table(run_id: str, steers: list[dict[str, Any]]) -> Table:
             steer["agent_id"],
             steer["source"],
             steer["delivered_via"] or "pending",
-            steer["text"][:100],
+            Text(steer["text"][:100]),
         )
     return table

@@ -20,7 +20,7 @@ from heph_mcp.live_records import (
     PaneTail,
     TailReport,
 )
-from heph_mcp.pane_text import strip_terminal
+from heph_mcp.printable import strip_terminal
 from heph_mcp.records import Principal, iso
 from heph_mcp.services.common import now
 from heph_mcp.store import Store

@@ -224,6 +224,7 @@ class TaskService:
         task_id = principal.task_id
         async with self._store.transaction() as db:
             row = await self._own_open_task(db, task_id)
+            await _still_its_agent(db, principal.id, task_id)
             final = await self._final_status(row, status)
             ts = now()
             await db.execute(
@@ -319,3 +320,16 @@ async def release_dependents(db: aiosqlite.Connection, task_id: str, actor: str)
         (task_id,),
         actor,
     )
+
+
+async def _still_its_agent(db: aiosqlite.Connection, agent_id: str, task_id: str) -> None:
+    """Only the task's current agent reports it: a retried task's old agent must not
+    finish its successor's work."""
+    row = await query_one(
+        db, "SELECT status FROM agents WHERE id = ? AND task_id = ?", (agent_id, task_id)
+    )
+    if row is None or row["status"] != "running":
+        raise Forbidden(
+            f"you are no longer the agent of task {task_id}: your session ended and the task"
+            " went on without you; nothing changed"
+        )

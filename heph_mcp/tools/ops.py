@@ -18,7 +18,16 @@ from heph_mcp.services.agents import AgentSession, AgentView, Claim, ExitOutcome
 from heph_mcp.services.merges import MergeRecorded
 from heph_mcp.tools.common import ADDITIVE, ID_MAX, IDEMPOTENT_WRITE, READ_ONLY, roles, services
 
-Ident = Annotated[str, Field(min_length=1, max_length=ID_MAX, pattern=r"^[A-Za-z0-9_.:@\-]+$")]
+# Names that become folders and files (session names, workers): never `.`, `..` or hidden.
+Ident = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=ID_MAX,
+        pattern=r"^[A-Za-z0-9_:@\-][A-Za-z0-9_.:@\-]*$",
+        description="Letters, digits and _ . : @ -, not starting with a dot",
+    ),
+]
 Lease = Annotated[float | None, Field(gt=0, le=86400, description="Seconds; default from settings")]
 
 

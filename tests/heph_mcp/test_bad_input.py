@@ -92,3 +92,20 @@ async def test_the_input_schema_states_the_limits(heph, agent):
     assert schema["properties"]["title"]["maxLength"] == 200
     assert schema["additionalProperties"] is False
     assert set(schema["required"]) == {"phase", "title", "description"}
+
+
+async def test_a_chunked_body_over_the_limit_gets_http_413_too(heph):
+    """A body sent in chunks has no Content-Length: the limit holds on the stream itself."""
+    limit = heph.settings.max_request_bytes
+
+    async def chunks():
+        for _ in range(limit // 4096 + 2):
+            yield b"x" * 4096
+
+    async with heph.server.http_client() as http:
+        response = await http.post(
+            "/mcp", content=chunks(), headers={"Content-Type": "application/json"}
+        )
+        alive = await http.get("/healthz")
+    assert response.status_code == 413 and "bytes" in response.json()["error"]
+    assert alive.status_code == 200

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import stat
 
-from heph_mcp.identity import hash_token, local_token
+from heph_mcp.identity import Identity, hash_token, local_token
+from heph_mcp.store import Store
 
 
 def test_the_user_token_is_created_once_with_owner_only_permissions(tmp_path):
@@ -33,3 +35,33 @@ async def test_agent_tokens_never_reach_the_database_in_clear(heph):
         .fetchone()[0]
     )
     assert stored == hash_token(agent.token)
+
+
+async def test_a_lookup_in_flight_during_revocation_never_keeps_the_revoked_agent(tmp_path):
+    """The lookup read the agent's row before the revocation; whatever it answers, the
+    revoked token must not be cached and accepted afterwards."""
+    store = await Store.open(tmp_path / "heph.db")
+    try:
+        identity = Identity(store, tmp_path / "secrets")
+        async with store.transaction() as db:
+            token = await identity.mint_agent(db, "a1", None, None)  # type: ignore[arg-type]
+        read, resume = asyncio.Event(), asyncio.Event()
+        real = store.fetchone
+
+        async def read_then_wait(sql, params=()):
+            row = await real(sql, params)
+            read.set()
+            await resume.wait()
+            return row
+
+        store.fetchone = read_then_wait  # type: ignore[method-assign]
+        lookup = asyncio.create_task(identity.resolve(token))
+        await asyncio.wait_for(read.wait(), 10)
+        async with store.transaction() as db:
+            await identity.revoke(db, "a1")
+        resume.set()
+        await asyncio.wait_for(lookup, 10)
+        store.fetchone = real  # type: ignore[method-assign]
+        assert await identity.resolve(token) is None
+    finally:
+        await store.close()

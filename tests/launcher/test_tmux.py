@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -60,3 +63,36 @@ def test_literal_keys_arrive_as_typed(tmux, tmp_path: Path):
 
 def test_an_absent_tmux_server_has_no_panes():
     assert Tmux(f"heph-none-{uuid.uuid4().hex[:8]}").panes() == {}
+
+
+@pytest.mark.parametrize("folder", ["proj#S", "proj#(touch {marker})", "p#{{session_name}}##"])
+def test_tmux_formats_in_the_start_folder_are_never_expanded(tmux, tmp_path, folder):
+    """A project path holding `#S` must start the agent in that very folder, and `#(cmd)`
+    must run nothing."""
+    marker = tmp_path / "pwned"
+    cwd = tmp_path / folder.format(marker=marker)
+    cwd.mkdir(parents=True)
+    tmux.start("s3", cwd, [sys.executable, "-c", "import os; print('cwd=' + os.getcwd())"])
+    wait_until(lambda: "cwd=" in tmux.capture("s3"))
+    assert f"cwd={cwd}" in tmux.capture("s3")
+    assert not marker.exists()
+
+
+def test_environment_values_never_appear_on_a_command_line(tmux, tmp_path, monkeypatch):
+    """`ps` shows every process's arguments to every local user: a token given to the agent
+    must reach its environment without passing through tmux's command line."""
+    real = shutil.which("tmux")
+    log = tmp_path / "tmux-argv.log"
+    shim = tmp_path / "bin" / "tmux"
+    shim.parent.mkdir()
+    shim.write_text(f'#!/bin/sh\nprintf "%s\\n" "$*" >> "{log}"\nexec "{real}" "$@"\n')
+    shim.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{shim.parent}:{os.environ['PATH']}")
+    secret = "heph_agent_s3cr3t-" + uuid.uuid4().hex
+    code = "import os; print('token=' + os.environ['HEPH_AGENT_TOKEN'])"
+    tmux.start("s4", tmp_path, [sys.executable, "-c", code], {"HEPH_AGENT_TOKEN": secret})
+    wait_until(lambda: "token=" in tmux.capture("s4"))
+    assert f"token={secret}" in tmux.capture("s4")
+    assert "new-session" in log.read_text()  # the shim really saw tmux's command lines
+    assert secret not in log.read_text()
+    assert not list(Path(tempfile.gettempdir()).glob(f"*{secret}*"))

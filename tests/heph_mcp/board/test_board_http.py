@@ -59,7 +59,7 @@ async def test_the_login_link_sets_a_strict_httponly_cookie_and_drops_the_token_
         cookie = login.headers["set-cookie"]
         assert cookie.startswith(f"{COOKIE}=") and "HttpOnly" in cookie
         assert "SameSite=strict" in cookie or "SameSite=Strict" in cookie
-        page = await http.get("/", headers={"Cookie": f"{COOKIE}={token}"})
+        page = await http.get("/", headers={"Cookie": f"{COOKIE}={login.cookies[COOKIE]}"})
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
     assert "script-src 'self'" in page.headers["content-security-policy"]
     assert token not in page.text

@@ -86,7 +86,8 @@ def test_a_line_never_carries_an_agents_escape_sequences_to_the_terminal():
     console = Console(record=True, width=200, force_terminal=True)
     console.print(render_line(line))
     shown = console.export_text(styles=False)
-    assert "Fix it (gave up)" in shown and "owned" not in shown and "\x1b" not in shown
+    assert "\x1b" not in shown and "\x07" not in shown  # nothing raw reaches the terminal
+    assert r"\x1b]0;owned\x07Fix \x1b[31mit (\x1b[2Jgave up)" in shown  # shown as written
 
 
 async def test_the_operators_own_controls_show_in_the_log_with_what_changed(heph):

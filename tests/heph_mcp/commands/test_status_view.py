@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 from rich.console import Console
 
 from heph_mcp.commands.status_view import render_status
@@ -100,3 +102,36 @@ async def test_the_status_view_shows_each_runs_merge_queue_in_order(heph):
     assert queue.index(first.task_id) < queue.index(second.task_id)
     assert "verifying" in queue and "queued" in queue
     assert f"Merge queue 1. {first.task_id} [verifying]" in status.content[0].text
+
+
+HOSTILE = "x\x1b]52;c;cm0gLXJmIH4=\x07\x1b[2J\x1b]0;owned\x07\x9b31m[link=http://evil]y[/link]"
+RAW = ("\x1b]52", "\x1b[2J", "\x1b]0;", "\x07", "\x9b", "\x1b]8;")
+
+
+async def test_terminal_escapes_in_agent_text_never_reach_the_terminal_raw(heph):
+    """Text stored before the boundary refused escapes (or any text an agent wrote) is
+    shown as visible escapes: no clipboard write, no screen clear, no window title."""
+    await heph.start_run()
+    agent = await heph.launch_agent()
+    async with heph.ops() as ops:
+        await ops.call_tool(
+            "record_analysis",
+            {"agent_id": agent.agent_id, "judge": "heuristic", "state": "drifting",
+             "alignment": 0.5, "summary": "s", "steering": "steer"},
+        )  # fmt: skip
+    async with heph.user() as user:
+        status = (await user.call_tool("workflow_status", {})).structured_content
+    (run,) = status["runs"]
+    run["run"]["goal"] = HOSTILE
+    for phase in run["phases"]:
+        for task in phase["tasks"]:
+            task["title"] = HOSTILE
+    for note in run["guardian"]["notes"]:
+        note["summary"] = HOSTILE
+    for steer in run["guardian"]["steers"]:
+        steer["text"] = HOSTILE
+    out = io.StringIO()
+    Console(file=out, force_terminal=True, width=300).print(render_status(status))
+    shown = out.getvalue()
+    assert not [seq for seq in RAW if seq in shown]
+    assert "\\x1b]52;c;" in shown and "[link=http://evil]" in shown

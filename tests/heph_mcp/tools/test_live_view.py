@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from ticketkit import call, refused
 
+from heph_mcp.printable import strip_terminal
+
 ESCAPED = "\x1b[1;32m✓ tests pass\x1b[0m\r\n\x1b]0;evil title\x07plain line\x1b[2J"
 STAT = " src/parser.py | 4 ++--\n 1 file changed, 2 insertions(+), 2 deletions(-)"
 
@@ -14,12 +16,17 @@ def _diffstat(task_id: str, run_id: str) -> dict:
             "deletions": 2, "text": STAT}  # fmt: skip
 
 
-async def test_a_reported_tail_is_stored_stripped_and_the_user_reads_it(heph):
+async def test_a_tail_with_raw_escapes_is_refused_and_a_stripped_one_is_what_the_user_reads(heph):
+    """The launcher strips its panes before it reports them; a raw one breaks the rule every
+    tool keeps (no control characters), so it is refused and stores nothing."""
     await heph.start_run()
     agent = await heph.launch_agent()
     async with heph.ops() as ops:
+        raw = await refused(ops, "report_live_view",
+                            tails=[{"agent_id": agent.agent_id, "text": ESCAPED}])  # fmt: skip
         reported = await call(ops, "report_live_view", tails=[{"agent_id": agent.agent_id,
-                                                              "text": ESCAPED}])  # fmt: skip
+                              "text": strip_terminal(ESCAPED)}])  # fmt: skip
+    assert "tails[0].text: control character U+001B" in raw
     assert reported == {"tails": 1, "diffstats": 0, "ignored": []}
     async with heph.user() as user:
         output = await call(user, "get_agent_output", agent_id=agent.agent_id)

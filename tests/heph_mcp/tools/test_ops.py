@@ -189,3 +189,24 @@ async def test_list_agents_shows_running_sessions(heph):
     assert [(a["id"], a["session_name"]) for a in agents] == [
         (agent.agent_id, f"heph-{agent.run_id}-{agent.task_id}")
     ]
+
+
+async def test_a_session_name_or_worker_that_is_a_dot_segment_is_refused_and_nothing_stored(heph):
+    """A session name becomes a folder the launcher later removes: `.` or `..` would be the
+    agents' folder or the state folder itself."""
+    await heph.start_run()
+    async with heph.ops() as ops:
+        task = (await _claim(ops))["task"]
+        before = heph.snapshot()
+        for name in (".", "..", ".hidden"):
+            result = await ops.call_tool(
+                "register_agent",
+                {"task_id": task["id"], "worker": "w1", "session_name": name, "cli": "claude"},
+                raise_on_error=False,
+            )
+            assert result.is_error and "session_name" in result.content[0].text, name
+        worker = await ops.call_tool(
+            "claim_task", {"worker": "..", "slots": 1}, raise_on_error=False
+        )
+        assert worker.is_error and "worker" in worker.content[0].text
+    assert heph.snapshot() == before

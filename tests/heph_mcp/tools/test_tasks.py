@@ -108,3 +108,24 @@ async def test_get_agent_status_shows_who_works_on_what(heph):
     assert [(a["agent_id"], a["task_id"]) for a in status["agents"]] == [
         (agent.agent_id, agent.task_id)
     ]
+
+
+async def test_only_the_tasks_current_agent_may_report_it(heph):
+    """A retried task's old agent (its token not yet revoked) must not finish the new
+    agent's work."""
+    await heph.start_run()
+    old = await heph.launch_agent()
+    with heph.db() as db:  # the old session ended and its task went back to the queue
+        db.execute("UPDATE agents SET status = 'exited' WHERE id = ?", (old.agent_id,))
+        db.execute(
+            "UPDATE tasks SET status = 'queued', claimed_by = NULL WHERE id = ?", (old.task_id,)
+        )
+    new = await heph.launch_agent()
+    assert new.task_id == old.task_id
+    before = heph.snapshot()
+    async with heph.client(old.token) as client:
+        result = await client.call_tool(
+            "update_task_status", {"status": "done", "summary": "stale"}, raise_on_error=False
+        )
+    assert result.is_error and "no longer" in result.content[0].text
+    assert heph.snapshot() == before
