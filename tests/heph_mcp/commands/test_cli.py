@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from heph_mcp.client import HephClient, LocalServer
 from heph_mcp.commands.cli import app
 from heph_mcp.identity import local_token
+from heph_mcp.printable import strip_terminal
 from heph_mcp.settings import load_settings
 from testkit import free_port
 
@@ -140,10 +141,11 @@ async def _running_agent(server, settings):
         agent = await ops.call("register_agent", task_id=started["task_id"], worker="w",
                                session_name="s", cli="claude")  # fmt: skip
         pane = "\x1b[1mcollected 3 items\x1b[0m\n\x1b]0;owned\x07...\n3 passed"
+        pane = strip_terminal(pane)  # as the launcher reports it: the server refuses raw escapes
         await ops.call("report_live_view", tails=[{"agent_id": agent["agent_id"], "text": pane}],
                        diffstats=[{"task_id": started["task_id"], "base": "heph/r",
                                    "files": 1, "insertions": 3, "deletions": 0,
-                                   "text": " parser.py | 3 +++\x1b[2J"}])  # fmt: skip
+                                   "text": " parser.py | 3 +++"}])  # fmt: skip
         await ops.call("record_analysis", agent_id=agent["agent_id"], judge="heuristic",
                        state="looping", alignment=0.2, summary="loops",
                        steering="Read the traceback first.")  # fmt: skip
