@@ -27,6 +27,7 @@ from heph_mcp.settings import Settings
 from launcher import workspace
 from launcher.dialogs import find_dialog
 from launcher.git_repo import GitError, GitRepo, run_branch
+from launcher.leases import Leases
 from launcher.lineage import Holding
 from launcher.merge_queue import MergeJob, MergeQueue, Observer
 from launcher.netproxy import NetworkGate, open_gate
@@ -66,6 +67,7 @@ class Launcher:
         self.gate: NetworkGate | None = None
         self.merges = MergeQueue(repo, client, settings, self._observe)
         self.worktrees = Worktrees(repo, client)
+        self.leases = Leases(client, self.worker, settings.lease_seconds)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until `stop` is set; sessions are left running for the next launcher."""
@@ -73,7 +75,7 @@ class Launcher:
         await self._open_gate()
         await self.adopt()
         listener = asyncio.create_task(self._listen())
-        next_poll = next_renew = 0.0
+        next_poll = 0.0
         try:
             while not stop.is_set():
                 now = time.monotonic()
@@ -82,9 +84,7 @@ class Launcher:
                 if claim:
                     next_poll = now + self.settings.poll_interval
                 await self.step(claim)
-                if now >= next_renew:
-                    await self.client.call("renew_leases", worker=self.worker)
-                    next_renew = now + self.settings.lease_seconds / 3
+                await self.leases.renew()
                 await _wait_any(self._wake, stop, self.settings.watch_interval)
         finally:
             listener.cancel()
@@ -111,7 +111,11 @@ class Launcher:
             await self.fill()
 
     async def adopt(self) -> None:
-        """Take back this worker's live sessions; settle the ones that died meanwhile."""
+        """Take back this worker's live sessions; settle the ones that died meanwhile.
+
+        Their leases are renewed first: however long this worker was away, they are its own.
+        """
+        await self.leases.renew(force=True)
         if not await self.repo.call("has_identity"):
             self._agent_env = dict(AGENT_IDENTITY)
         panes = await self._panes()
@@ -133,7 +137,7 @@ class Launcher:
         await self.merges.resume()
 
     async def fill(self) -> None:
-        while len(self.sessions) < self.slots:
+        while len(self.sessions) < self.slots and await self.leases.renew():
             claim = await self.client.call("claim_task", worker=self.worker, slots=self.slots)
             if claim.get("task") is None:
                 return
