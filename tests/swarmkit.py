@@ -93,17 +93,18 @@ class Swarm:
         """A client with the ops role, as the launcher and the Guardian use."""
         return HephClient(self.settings.url, local_token(self.settings.secrets_dir, "ops"))
 
-    def launcher(self) -> Launcher:
+    def launcher(self, client: HephClient | None = None) -> Launcher:
         return Launcher(
             self.settings,
-            self.ops(),
+            client or self.ops(),
             open_repo(self.settings.project),
             self.tmux,
             observer=lambda kind, data: self.events.append((kind, data)),
         )
 
-    async def start_launcher(self) -> Launcher:
-        launcher = self.launcher()
+    async def start_launcher(self, client: HephClient | None = None) -> Launcher:
+        """Start a launcher in-process; `client` (an ops client) may stage a race on its calls."""
+        launcher = self.launcher(client)
         await launcher.client.__aenter__()
         stop = asyncio.Event()
         self.launchers.append((asyncio.create_task(launcher.run(stop)), stop, launcher))
