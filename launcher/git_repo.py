@@ -233,6 +233,11 @@ class GitRepo:
         branch was just moved); a dry run says whether it would refuse, changing nothing."""
         self._git("read-tree", *(["-n"] if dry_run else []), "-m", "-u", old, new, cwd=path)
 
+    def task_branches(self) -> list[str]:
+        """Every task's branch, `heph/<run>-<task>` (a run's own branch has no dash)."""
+        out = self._git("for-each-ref", "--format=%(refname:short)", "refs/heads/heph/")[1]
+        return [b for b in out.split() if "-" in b.removeprefix("heph/")]
+
     def delete_branch(self, name: str) -> None:
         self._git("branch", "-D", name, check=False)
 

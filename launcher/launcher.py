@@ -34,6 +34,7 @@ from launcher.merge_queue import MergeJob, MergeQueue, Observer
 from launcher.netproxy import NetworkGate, open_gate
 from launcher.sandbox import confined_argv, plan_for
 from launcher.sessions import AgentSession, Verdict, judge, session_name
+from launcher.sweep import sweep_landed
 from launcher.tmux import PaneState, Tmux
 from launcher.worktrees import Worktrees
 
@@ -122,16 +123,14 @@ class Launcher:
         await self.leases.renew(force=True)
         if not await self.repo.call("has_identity"):
             self._agent_env = dict(AGENT_IDENTITY)
-        panes = await self._panes()
         for agent in (await self._server_agents()).values():
             session = _session_of(agent, self.settings)
             self.sessions[session.agent_id] = session
             session.confirmed = bool(agent.get("last_seen_at"))
             # list_agents carries no title; the merge commit of an adopted task needs it.
             await one_task(self._know_task(session), f"adopting task {session.task_id}")
-            if session.session not in panes:
-                gone = "its session was gone when the launcher restarted"
-                await one_task(self._end(session, "died", gone), f"ending {session.session}")
+            # One whose session is gone is settled by the first pass, as its task's status says
+            # (a finished task's session may be gone: its work is merged all the same).
         await one_task(
             self.client.call(
                 "release_claim",
@@ -141,6 +140,8 @@ class Launcher:
             "giving back claims without an agent",
         )
         await self.merges.resume()
+        live = {s.task_id for s in self.sessions.values()}
+        await one_task(sweep_landed(self.repo, self.client, live), "deleting landed branches")
 
     async def _know_task(self, session: AgentSession) -> None:
         task = await self.client.call("get_task", task_id=session.task_id)

@@ -102,7 +102,11 @@ class MergeQueue:
         return MergeJob(run_id, task_id, title, answer.get("verify"), after)
 
     def put(self, job: MergeJob) -> None:
-        self._put(job)
+        """Queue a merge, unless the same task's waits already (a restarted launcher queues
+        again both what the server lists as pending and what its adopted sessions finished)."""
+        queued = self._queues.get(job.run_id, ())
+        if not any(isinstance(j, MergeJob) and j.task_id == job.task_id for j in queued):
+            self._put(job)
 
     async def resume(self) -> None:
         """Queue again what a stopped launcher of this worker left queued or verifying."""

@@ -190,6 +190,11 @@ def exchange_folder(project: Path) -> Path:
 
 
 def swarm_settings(project: Path, **overrides: Any) -> Settings:
+    return load_settings(**swarm_values(project, **overrides))
+
+
+def swarm_values(project: Path, **overrides: Any) -> dict[str, Any]:
+    """The arguments of load_settings for a swarm (a launcher process of its own needs them)."""
     values: dict[str, Any] = {
         "port": free_port(),
         "agent_cli": "custom",
@@ -206,7 +211,7 @@ def swarm_settings(project: Path, **overrides: Any) -> Settings:
         # and copies tests exchange with it (see Swarm.exchange).
         "agent_writable_paths": [exchange_folder(project)],
     }
-    return load_settings(project=project, **(values | overrides))
+    return {"project": project, **values, **overrides}
 
 
 @contextlib.asynccontextmanager
