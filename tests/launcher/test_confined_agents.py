@@ -12,7 +12,7 @@ from pathlib import Path
 
 from swarmkit import scripted
 
-from heph_mcp.client import all_tasks_finished
+from heph_mcp.client import all_tasks_finished, merges_settled
 from launcher.sessions import session_name
 
 
@@ -44,7 +44,7 @@ async def test_an_agent_sees_its_own_worktree_and_brief_and_nothing_else_of_ours
     )
     await swarm.start_launcher()
     run = await swarm.start(goal)
-    await swarm.wait(run, lambda s: all_tasks_finished(s) and _done(s) == 2)
+    await swarm.wait(run, lambda s: all_tasks_finished(s) and _done(s) == 2 and merges_settled(s))
 
     seen = json.loads(report.read_text())
     first = swarm.db().execute("SELECT id FROM tasks WHERE run_id = ? AND phase = 1", (run,))
