@@ -139,7 +139,7 @@ class Launcher:
             ),
             "giving back claims without an agent",
         )
-        await self.merges.resume()
+        await one_task(self.merges.resume(), "queueing again the merges left unfinished")
         live = {s.task_id for s in self.sessions.values()}
         await one_task(sweep_landed(self.repo, self.client, live), "deleting landed branches")
 
