@@ -227,8 +227,10 @@ async def running_swarm(
             try:
                 yield swarm
             finally:
-                while swarm.launchers:
-                    await swarm.stop_launcher()
-                subprocess.run(
-                    ["tmux", "-L", str(settings.tmux_socket), "kill-server"], check=False
-                )
+                try:
+                    while swarm.launchers:
+                        await swarm.stop_launcher()
+                finally:  # a launcher that crashed must not leave its agents running
+                    subprocess.run(
+                        ["tmux", "-L", str(settings.tmux_socket), "kill-server"], check=False
+                    )
