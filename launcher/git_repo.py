@@ -246,6 +246,11 @@ class GitRepo:
             numbers[("file", "insertion", "deletion").index(word)] = int(count)
         return out, numbers[0], numbers[1], numbers[2]
 
+    def task_branches(self) -> list[str]:
+        """Every task's branch, `heph/<run>-<task>` (a run's own branch has no dash)."""
+        out = self._git("for-each-ref", "--format=%(refname:short)", "refs/heads/heph/")[1]
+        return [b for b in out.split() if "-" in b.removeprefix("heph/")]
+
     def delete_branch(self, name: str) -> None:
         self._git("branch", "-D", name, check=False)
 

@@ -26,14 +26,17 @@ from heph_mcp.notify import QUEUE_URI
 from heph_mcp.settings import Settings
 from launcher import workspace
 from launcher.dialogs import find_dialog
-from launcher.git_repo import GitError, GitRepo, run_branch
+from launcher.git_repo import GitRepo, run_branch
+from launcher.guard import EXPECTED, one_task
+from launcher.leases import Leases
 from launcher.lineage import Holding
 from launcher.live_report import LiveReporter
 from launcher.merge_queue import MergeJob, MergeQueue, Observer
 from launcher.netproxy import NetworkGate, open_gate
 from launcher.sandbox import confined_argv, plan_for
 from launcher.sessions import AgentSession, Verdict, judge, session_name
-from launcher.tmux import PaneState, Tmux, TmuxError
+from launcher.sweep import sweep_landed
+from launcher.tmux import PaneState, Tmux
 from launcher.usage import final_usage
 from launcher.worktrees import Worktrees
 
@@ -69,6 +72,7 @@ class Launcher:
         self.merges = MergeQueue(repo, client, settings, self._observe)
         self.worktrees = Worktrees(repo, client)
         self.live = LiveReporter(settings, client, tmux, repo)
+        self.leases = Leases(client, self.worker, settings.lease_seconds)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until `stop` is set; sessions are left running for the next launcher."""
@@ -77,7 +81,7 @@ class Launcher:
         await self.adopt()
         listener = asyncio.create_task(self._listen())
         reporter = asyncio.create_task(self.live.run(self.sessions.values, stop))
-        next_poll = next_renew = 0.0
+        next_poll = 0.0
         try:
             while not stop.is_set():
                 now = time.monotonic()
@@ -85,10 +89,11 @@ class Launcher:
                 self._wake.clear()
                 if claim:
                     next_poll = now + self.settings.poll_interval
-                await self.step(claim)
-                if now >= next_renew:
-                    await self.client.call("renew_leases", worker=self.worker)
-                    next_renew = now + self.settings.lease_seconds / 3
+                try:
+                    await self.step(claim)
+                except EXPECTED as exc:  # a refused look (list_agents...): the next pass retries
+                    log.warning("a pass stopped short: %s", exc)
+                await self.leases.renew()
                 await _wait_any(self._wake, stop, self.settings.watch_interval)
         finally:
             for helper in (listener, reporter):
@@ -116,47 +121,65 @@ class Launcher:
             await self.fill()
 
     async def adopt(self) -> None:
-        """Take back this worker's live sessions; settle the ones that died meanwhile."""
+        """Take back this worker's live sessions; settle the ones that died meanwhile.
+
+        Their leases are renewed first: however long this worker was away, they are its own.
+        """
+        await self.leases.renew(force=True)
         if not await self.repo.call("has_identity"):
             self._agent_env = dict(AGENT_IDENTITY)
-        panes = await self._panes()
         for agent in (await self._server_agents()).values():
             session = _session_of(agent, self.settings)
-            # list_agents carries no title; the merge commit of an adopted task needs it.
-            task = await self.client.call("get_task", task_id=session.task_id)
-            session.title, session.kind = task["title"], task.get("kind", "work")
-            session.validates = task.get("validates")
             self.sessions[session.agent_id] = session
             session.confirmed = bool(agent.get("last_seen_at"))
-            if session.session not in panes:
-                await self._end(session, "died", "its session was gone when the launcher restarted")
-        await self.client.call(
-            "release_claim",
-            worker=self.worker,
-            reason="claimed by a launcher that stopped before starting its agent",
+            # list_agents carries no title; the merge commit of an adopted task needs it.
+            await one_task(self._know_task(session), f"adopting task {session.task_id}")
+            # One whose session is gone is settled by the first pass, as its task's status says
+            # (a finished task's session may be gone: its work is merged all the same).
+        await one_task(
+            self.client.call(
+                "release_claim",
+                worker=self.worker,
+                reason="claimed by a launcher that stopped before starting its agent",
+            ),
+            "giving back claims without an agent",
         )
-        await self.merges.resume()
+        await one_task(self.merges.resume(), "queueing again the merges left unfinished")
+        live = {s.task_id for s in self.sessions.values()}
+        await one_task(sweep_landed(self.repo, self.client, live), "deleting landed branches")
+
+    async def _know_task(self, session: AgentSession) -> None:
+        task = await self.client.call("get_task", task_id=session.task_id)
+        session.title, session.kind = task["title"], task.get("kind", "work")
+        session.validates = task.get("validates")
 
     async def fill(self) -> None:
-        while len(self.sessions) < self.slots:
-            claim = await self.client.call("claim_task", worker=self.worker, slots=self.slots)
+        while len(self.sessions) < self.slots and await self.leases.renew():
+            try:
+                claim = await self.client.call("claim_task", worker=self.worker, slots=self.slots)
+            except EXPECTED as exc:
+                log.warning("no claim this pass (the next one retries): %s", exc)
+                return
             if claim.get("task") is None:
                 return
             await self.launch(claim)
 
     async def launch(self, claim: dict[str, Any]) -> None:
+        """Start a claimed task's agent. A failure is that task's alone: a claim with no agent
+        yet is given back, an agent registered but not started is ended, each with the cause."""
+        task_id = claim["task"]["id"]
+        await one_task(
+            self._launch(claim),
+            f"launching task {task_id}",
+            lambda cause: self._launch_failed(task_id, cause),
+        )
+
+    async def _launch(self, claim: dict[str, Any]) -> None:
         task, spec = claim["task"], claim.get("agent") or {}
         run_id, task_id = task["run_id"], task["id"]
         cli = spec.get("cli") or self.settings.agent_cli
-        try:
-            template = cli_template(cli, self.settings.agent_command)
-            await self._ensure_run_branch(run_id)
-        except (GitError, ValueError) as exc:
-            log.error("cannot launch %s: %s", task_id, exc)
-            await self.client.call(
-                "release_claim", worker=self.worker, task_id=task_id, reason=f"launch failed: {exc}"
-            )
-            return
+        template = cli_template(cli, self.settings.agent_command)
+        await self._ensure_run_branch(run_id)
         session = await self._register(task, cli)
         launch = AgentLaunch(
             url=self.client.url,
@@ -170,31 +193,35 @@ class Launcher:
             allowed_tools=list(spec.get("allowed_tools") or []),
             read_only=session.kind != "work",
         )
-        try:
-            # The worktree and the brief do not depend on each other: prepare both at once.
-            holding, brief = await asyncio.gather(
-                self._worktree(session, task), self.client.prompt("task_brief", task_id=task_id)
-            )
-            launch.confinement = self._confinement(session, template)
-            env, _ = await asyncio.gather(
-                asyncio.to_thread(
-                    workspace.prepare, template, launch, f"{brief}\n\n{holding.text()}"
-                ),
-                self.worktrees.record(task_id, holding),
-            )
-            env |= self._identity_env(session)
-            if launch.confinement is not None and template.sandbox == "claude":
-                env |= claude_git_env()
-            argv = confined_argv(template, launch.confinement, render_argv(template, launch))
-            await self.tmux.call("start", session.session, session.worktree, argv, env)
-        except (GitError, TmuxError, OSError, HephCallError) as exc:
-            await self._end(session, "died", f"could not start the agent: {exc}")
-            return
+        # The worktree and the brief do not depend on each other: prepare both at once.
+        holding, brief = await asyncio.gather(
+            self._worktree(session, task), self.client.prompt("task_brief", task_id=task_id)
+        )
+        launch.confinement = self._confinement(session, template)
+        env, _ = await asyncio.gather(
+            asyncio.to_thread(workspace.prepare, template, launch, f"{brief}\n\n{holding.text()}"),
+            self.worktrees.record(task_id, holding),
+        )
+        env |= self._identity_env(session)
+        if launch.confinement is not None and template.sandbox == "claude":
+            env |= claude_git_env()
+        argv = confined_argv(template, launch.confinement, render_argv(template, launch))
+        await self.tmux.call("start", session.session, session.worktree, argv, env)
         session.token = ""  # it lives on only in the agent's private MCP config
         self._observe(
             "launched", {"task_id": task_id, "agent_id": session.agent_id, "at": time.time()}
         )
         log.info("started %s for task %s (%s)", session.session, task_id, task["title"][:60])
+
+    async def _launch_failed(self, task_id: str, cause: str) -> None:
+        """End the agent registered for the task, or give back a claim that got none."""
+        session = next((s for s in self.sessions.values() if s.task_id == task_id), None)
+        if session is not None:
+            await self._end(session, "died", f"could not start the agent: {cause}")
+            return
+        await self.client.call(
+            "release_claim", worker=self.worker, task_id=task_id, reason=f"launch failed: {cause}"
+        )
 
     def _confinement(self, session: AgentSession, template: CliTemplate) -> Confinement | None:
         """The agent's sandbox plan, or None when the user turned the sandbox off."""
@@ -250,20 +277,28 @@ class Launcher:
             pane = panes.get(session.session)
             verdict = judge(session, agent, pane, self.settings.start_timeout)
             if verdict is not None:
-                await self._end(session, verdict, _reason(verdict, agent, pane, self.settings))
+                reason = _reason(verdict, agent, pane, self.settings)
+                await one_task(self._end(session, verdict, reason), f"ending {session.session}")
                 ended += 1
         return ended
 
     async def _end(self, session: AgentSession, verdict: Verdict, reason: str) -> None:
-        """Stop the session, keep or merge its work, remove what we created, report."""
+        """Stop the session, keep or merge its work, remove what we created, report.
+
+        Every part is done whatever became of the others (a part that failed is named in the
+        reason reported), and each may be done again: a launcher killed midway redoes it all.
+        """
         pane = str(await self.tmux.call("capture", session.session, PANE_LOG_LINES))
-        self._keep_pane(session, pane)
+        await one_task(asyncio.to_thread(self._keep_pane, session, pane), "keeping a pane's log")
         reason = _with_pane(verdict, reason, pane)
         await self.tmux.call("kill", session.session)
         reason, merge = await self._keep_work(session, verdict, reason)
-        await self.live.final(session)  # its branch outlives the worktree until it merges
-        await asyncio.to_thread(
-            workspace.remove, session.agent_dir, session.private, session.worktree
+        await one_task(self.live.final(session), f"reporting the diff stat of {session.task_id}")
+        await one_task(
+            asyncio.to_thread(
+                workspace.remove, session.agent_dir, session.private, session.worktree
+            ),
+            f"removing the files of {session.session}",
         )
         await final_usage(self.client, session.agent_id, session.worktree)
         if verdict != "gone":
@@ -285,22 +320,33 @@ class Launcher:
         Returns the exit reason, with any failure added to it, and the merge to start once the
         exit is reported (the server already lists it as queued).
         """
-        merge = None
-        try:
-            if session.kind == "work":
-                message = f"heph: uncommitted work of {session.task_id}"
-                await self.repo.call("commit_leftovers", session.worktree, message)
-                if verdict == "finished":
-                    merge = await self.merges.enqueue(
-                        session.run_id, session.task_id, session.title
-                    )
-            elif verdict == "finished" and session.validates is not None:
-                await self._merge_validated(session.validates)
-        except (GitError, HephCallError) as exc:
-            log.error("keeping the work of task %s failed: %s", session.task_id, exc)
-            reason = f"{reason} (merge: {exc})"
-        await self.repo.call("remove_worktree", session.worktree)
-        return reason, merge
+        failed: list[str] = []
+        task_id, merge = session.task_id, None
+        if session.kind == "work":
+            message = f"heph: uncommitted work of {task_id}"
+            await one_task(
+                self.repo.call("commit_leftovers", session.worktree, message),
+                f"committing the leftovers of {task_id}",
+                lambda cause: failed.append(f"leftovers: {cause}"),
+            )
+            if verdict == "finished":
+                merge = await one_task(
+                    self.merges.enqueue(session.run_id, task_id, session.title),
+                    f"queueing the merge of {task_id}",
+                    lambda cause: failed.append(f"merge: {cause}"),
+                )
+        elif verdict == "finished" and session.validates is not None:
+            await one_task(
+                self._merge_validated(session.validates),
+                f"queueing the merge of {session.validates}",
+                lambda cause: failed.append(f"merge: {cause}"),
+            )
+        await one_task(
+            self.repo.call("remove_worktree", session.worktree),
+            f"removing the worktree of {task_id}",
+            lambda cause: failed.append(f"worktree: {cause}"),
+        )
+        return (f"{reason} ({'; '.join(failed)})" if failed else reason), merge
 
     def _keep_pane(self, session: AgentSession, pane: str) -> None:
         """Keep the session's last screenfuls after it is gone: what did the agent do?"""

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -29,6 +30,7 @@ from heph_mcp.services.common import task_branch
 from heph_mcp.settings import Settings
 from launcher import land
 from launcher.git_repo import GitError, GitRepo, MergeOutcome, run_branch
+from launcher.guard import EXPECTED, cause, one_task
 from launcher.merge_check import MergeChecks, Observer
 
 log = logging.getLogger("heph.merge_queue")
@@ -36,6 +38,7 @@ CAS_TRIES = 5
 BATCH = 16  # merges checked together at most, when that many wait
 SCRATCH_IDLE = 300.0  # seconds a run's queue stays idle before its scratch worktree goes
 Step = Callable[[], Awaitable[None]] | None
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 __all__ = ["MergeQueue", "Observer"]
 
 
@@ -46,6 +49,12 @@ class MergeJob:
     title: str
     verify: dict[str, Any] | None
     after: tuple[tuple[str, str], ...] = ()  # (task, commit) of the work it started from
+
+
+def merge_message(job: MergeJob) -> str:
+    """The merge commit's message, its title's control characters made spaces: a NUL cannot
+    pass through git's argv at all, and escapes would reach every terminal showing the log."""
+    return f"Merge task {job.task_id}: {CONTROL.sub(' ', job.title)}"
 
 
 @dataclass(frozen=True)
@@ -93,14 +102,21 @@ class MergeQueue:
         return MergeJob(run_id, task_id, title, answer.get("verify"), after)
 
     def put(self, job: MergeJob) -> None:
-        self._put(job)
+        """Queue a merge, unless the same task's waits already (a restarted launcher queues
+        again both what the server lists as pending and what its adopted sessions finished)."""
+        queued = self._queues.get(job.run_id, ())
+        if not any(isinstance(j, MergeJob) and j.task_id == job.task_id for j in queued):
+            self._put(job)
 
     async def resume(self) -> None:
         """Queue again what a stopped launcher of this worker left queued or verifying."""
         await self._checks.clear()
         pending = await self._client.call("pending_merges", worker=self._worker_id)
         for merge in pending.get("merges", []):
-            await self.submit(merge["run_id"], merge["task_id"], merge["title"])
+            await one_task(
+                self.submit(merge["run_id"], merge["task_id"], merge["title"]),
+                f"queueing again the merge of {merge['task_id']}",
+            )
 
     def land(self, request: dict[str, Any]) -> None:
         self._put(LandJob(request["run_id"], request["id"], request.get("into_branch")))
@@ -190,10 +206,11 @@ class MergeQueue:
                 await self._land(job)
                 return None
             return await self._merge(job)
-        except (GitError, HephCallError, OSError) as exc:
+        except Exception as exc:  # noqa: BLE001 - the boundary of one job: it fails alone
             # It stays queued on the server, where status shows it; a restart retries it.
-            log.error("merge queue of %s: %s", job.run_id, exc)
-            self._observe("merge_error", {"run_id": job.run_id, "error": str(exc)})
+            log.error("merge queue of %s: %s", job.run_id, cause(exc),
+                      exc_info=not isinstance(exc, EXPECTED))  # fmt: skip
+            self._observe("merge_error", {"run_id": job.run_id, "error": cause(exc)})
             return None
 
     async def _merge(self, job: MergeJob) -> Step:
@@ -210,7 +227,7 @@ class MergeQueue:
             if new is None:
                 log.warning("%s is gone; nothing of task %s to merge", source, job.task_id)
                 return self._finish(job, MergeOutcome("nothing"), None)
-            message = f"Merge task {job.task_id}: {job.title}"
+            message = merge_message(job)
             outcome = await self._repo.call("merge_commit", old, new, message)
             if outcome.state != "merged":
                 return self._finish(job, outcome, None)
@@ -242,7 +259,7 @@ class MergeQueue:
                 break
             branch = task_branch(job.run_id, following.task_id)
             new = await self._repo.call("resolve", f"refs/heads/{branch}")
-            message = f"Merge task {following.task_id}: {following.title}"
+            message = merge_message(following)
             outcome = await self._repo.call("merge_commit", base, new, message) if new else None
             if outcome is None or outcome.state != "merged":
                 break
@@ -313,8 +330,9 @@ class MergeQueue:
                 await previous
             if step is not None:
                 await step()
-        except (GitError, HephCallError, OSError) as exc:
-            log.error("reporting a merge failed: %s", exc)
+        except Exception as exc:  # noqa: BLE001 - the boundary of one report: the next go on
+            log.error("reporting a merge failed: %s", cause(exc),
+                      exc_info=not isinstance(exc, EXPECTED))  # fmt: skip
         finally:
             self._pending -= 1
             if self._pending == 0:

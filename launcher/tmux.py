@@ -22,6 +22,7 @@ import libtmux
 from libtmux.exc import LibTmuxException
 
 ENV_EXEC = Path(__file__).with_name("env_exec.py")
+SERVER_GONE = ("no server running", "error connecting", "no current target")
 PANE_FORMAT = "#{session_name}\t#{pane_dead}\t#{pane_dead_status}\t#{pane_current_command}"
 
 
@@ -116,7 +117,8 @@ class Tmux:
         try:
             lines = self._cmd("list-panes", "-a", "-F", PANE_FORMAT)
         except TmuxError as exc:
-            if "no server running" in str(exc) or "error connecting" in str(exc):
+            # "no current target": the server's last session just ended and it is exiting.
+            if any(gone in str(exc) for gone in SERVER_GONE):
                 return {}
             raise
         states: dict[str, PaneState] = {}

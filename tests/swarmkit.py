@@ -93,17 +93,18 @@ class Swarm:
         """A client with the ops role, as the launcher and the Guardian use."""
         return HephClient(self.settings.url, local_token(self.settings.secrets_dir, "ops"))
 
-    def launcher(self) -> Launcher:
+    def launcher(self, client: HephClient | None = None) -> Launcher:
         return Launcher(
             self.settings,
-            self.ops(),
+            client or self.ops(),
             open_repo(self.settings.project),
             self.tmux,
             observer=lambda kind, data: self.events.append((kind, data)),
         )
 
-    async def start_launcher(self) -> Launcher:
-        launcher = self.launcher()
+    async def start_launcher(self, client: HephClient | None = None) -> Launcher:
+        """Start a launcher in-process; `client` (an ops client) may stage a race on its calls."""
+        launcher = self.launcher(client)
         await launcher.client.__aenter__()
         stop = asyncio.Event()
         self.launchers.append((asyncio.create_task(launcher.run(stop)), stop, launcher))
@@ -189,6 +190,11 @@ def exchange_folder(project: Path) -> Path:
 
 
 def swarm_settings(project: Path, **overrides: Any) -> Settings:
+    return load_settings(**swarm_values(project, **overrides))
+
+
+def swarm_values(project: Path, **overrides: Any) -> dict[str, Any]:
+    """The arguments of load_settings for a swarm (a launcher process of its own needs them)."""
     values: dict[str, Any] = {
         "port": free_port(),
         "agent_cli": "custom",
@@ -205,7 +211,7 @@ def swarm_settings(project: Path, **overrides: Any) -> Settings:
         # and copies tests exchange with it (see Swarm.exchange).
         "agent_writable_paths": [exchange_folder(project)],
     }
-    return load_settings(project=project, **(values | overrides))
+    return {"project": project, **values, **overrides}
 
 
 @contextlib.asynccontextmanager
@@ -221,8 +227,10 @@ async def running_swarm(
             try:
                 yield swarm
             finally:
-                while swarm.launchers:
-                    await swarm.stop_launcher()
-                subprocess.run(
-                    ["tmux", "-L", str(settings.tmux_socket), "kill-server"], check=False
-                )
+                try:
+                    while swarm.launchers:
+                        await swarm.stop_launcher()
+                finally:  # a launcher that crashed must not leave its agents running
+                    subprocess.run(
+                        ["tmux", "-L", str(settings.tmux_socket), "kill-server"], check=False
+                    )

@@ -290,9 +290,12 @@ class AgentService:
         return ""
 
     async def _expire_leases(self, db: aiosqlite.Connection, actor: str) -> int:
+        """Claims and running agents whose launcher stopped renewing go back to the queue. Work
+        under validation does not: its agent has ended, and its validator has a lease of its
+        own (a validator failing for good fails the work, see abandon_review)."""
         rows = await query_all(
             db,
-            f"SELECT id, run_id, attempts FROM tasks WHERE status IN {ACTIVE}"
+            "SELECT id, run_id, attempts FROM tasks WHERE status IN ('claimed', 'running')"
             " AND lease_expires_at < ?",
             (now(),),
         )

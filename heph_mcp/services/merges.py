@@ -92,12 +92,15 @@ class MergeService:
         worker: str | None = None,
         check: MergeCheck | None = None,
     ) -> MergeRecorded:
-        """Store one step of a task's merge and do what its outcome calls for."""
+        """Store one step of a task's merge and do what its outcome calls for, in one
+        transaction: an outcome is never stored without the task it calls for. A run that can
+        take no new task (cancelled, completed) gets the outcome alone."""
         task = await self._reader.one(task_id)
         _require_next(task, state)
         workflow = await self._run_workflows.get(task.run_id)
         verify = workflow.verify_for(task.phase)
         recorded = MergeRecorded(task_id=task_id, merge_state=state)
+        follow_up = await self._draft_follow_up(principal, task, state, conflicts, verify, check)
         async with self._store.transaction() as db:
             await _store_step(db, task_id, state, commit, worker, check)
             await record_event(
@@ -109,15 +112,18 @@ class MergeService:
                 recorded.run_completed = await complete_if_landed(db, task.run_id, principal.id)
             if state == "verify_failed" and (verify is None or verify.on_fail == "needs_work"):
                 recorded.sent_back = await self._send_back(db, task, check)
+            if follow_up is not None and await _run_is_active(db, task.run_id):
+                await self._tasks.add(db, principal, follow_up)
+                if state == "conflict":
+                    recorded.resolve_task = follow_up
+                else:
+                    recorded.fix_task = follow_up
         if state == "queued":
             recorded.verify = verify
             holds = task.lineage.holds if task.lineage else []
             recorded.after = [h for h in holds if h.role in ("creator", "dependency")]
-        elif state == "conflict":
-            recorded.resolve_task = await self._resolve_task(principal, task, conflicts or [])
-        elif state == "verify_failed" and verify is not None and verify.on_fail == "fix_task":
-            recorded.fix_task = await self._fix_task(principal, task, verify, check)
-        if recorded.sent_back or recorded.run_completed:
+        if any((recorded.sent_back, recorded.run_completed, recorded.resolve_task,
+                recorded.fix_task)):  # fmt: skip
             await self._notifier.queue_changed()
         return recorded
 
@@ -160,6 +166,22 @@ class MergeService:
                            task_id=task.id, by="verify")  # fmt: skip
         return True
 
+    async def _draft_follow_up(
+        self,
+        principal: Principal,
+        task: Task,
+        state: MergeState,
+        conflicts: list[str] | None,
+        verify: Verify | None,
+        check: MergeCheck | None,
+    ) -> Task | None:
+        """The task an outcome calls for, drafted before the transaction that stores both."""
+        if state == "conflict":
+            return await self._resolve_task(principal, task, conflicts or [])
+        if state == "verify_failed" and verify is not None and verify.on_fail == "fix_task":
+            return await self._fix_task(principal, task, verify, check)
+        return None
+
     async def _resolve_task(self, principal: Principal, task: Task, files: list[str]) -> Task:
         branch = task_branch(task.run_id, task.id)
         shown = ", ".join(files[:5]) + (f" and {len(files) - 5} more" if len(files) > 5 else "")
@@ -194,12 +216,16 @@ class MergeService:
         """A task that carries `task`'s work: it starts from its branch, so its own merge lands
         that work too. Never folded into a duplicate: each conflict and failure is its own."""
         workflow = await self._run_workflows.get(task.run_id)
-        return await self._tasks.create(
+        return await self._tasks.draft(
             principal, phase=resolve_phase(workflow, task.phase), title=title,
             description=description, done_definition=done, priority="high", run=task.run_id,
-            base_ref=task_branch(task.run_id, task.id), parent_task_id=task.id,
-            check_duplicates=False, carries=task.id,
+            base_ref=task_branch(task.run_id, task.id), parent_task_id=task.id, carries=task.id,
         )  # fmt: skip
+
+
+async def _run_is_active(db: aiosqlite.Connection, run_id: str) -> bool:
+    row = await query_one(db, "SELECT status FROM runs WHERE id = ?", (run_id,))
+    return row is not None and row["status"] == "active"
 
 
 def _require_next(task: Task, state: MergeState) -> None:

@@ -70,13 +70,45 @@ class TaskService:
         ticket_id: str | None = None,
         carries: str | None = None,
     ) -> Task:
+        task = await self.draft(
+            principal, phase=phase, title=title, description=description,
+            done_definition=done_definition, priority=priority, depends_on=depends_on, run=run,
+            base_ref=base_ref, parent_task_id=parent_task_id, ticket_id=ticket_id,
+            carries=carries,
+        )  # fmt: skip
+        if self._dedup is None or not check_duplicates:
+            await self._store_new(principal, task)
+        else:
+            await self._store_checked(principal, task)
+        if task.status == "queued":
+            await self._notifier.queue_changed()
+        return task
+
+    async def draft(
+        self,
+        principal: Principal,
+        *,
+        phase: int | str,
+        title: str,
+        description: str,
+        done_definition: str = "",
+        priority: str = "medium",
+        depends_on: list[str] | None = None,
+        run: str | None = None,
+        base_ref: str | None = None,
+        parent_task_id: str | None = None,
+        ticket_id: str | None = None,
+        carries: str | None = None,
+    ) -> Task:
+        """A new task, checked and not stored yet: `create` stores it, or a caller's own
+        transaction does with `add`."""
         if not title.strip() or not description.strip():
             raise InvalidRequest("title and description must not be blank")
         run_id = target_run(principal, run, "create tasks")
         phase_id = await self._phase_id(run_id, phase)
         if ticket_id is not None:
             require_tickets(await self._workflows.get(run_id), run_id)
-        task = Task(
+        return Task(
             id=new_id("t"),
             run_id=run_id,
             phase=phase_id,
@@ -93,13 +125,6 @@ class TaskService:
             ticket_id=ticket_id,
             carries=carries,
         )
-        if self._dedup is None or not check_duplicates:
-            await self._store_new(principal, task)
-        else:
-            await self._store_checked(principal, task)
-        if task.status == "queued":
-            await self._notifier.queue_changed()
-        return task
 
     async def _store_checked(self, principal: Principal, task: Task) -> None:
         """Store the task unless a near-identical one exists; link the related ones."""
@@ -116,24 +141,28 @@ class TaskService:
                 await self._dedup.index(task.id, run_id, phase_id, vector)
 
     async def _store_new(self, principal: Principal, task: Task) -> None:
-        ts = now()
         async with self._store.transaction() as db:
-            await require_active_run(db, task.run_id, "tasks")
-            blockers = await self._unfinished_dependencies(db, task.run_id, task.depends_on)
-            if task.ticket_id is not None:
-                blockers += await task_ticket_blockers(db, task.run_id, task.ticket_id)
-            if blockers and task.status == "queued":
-                task.status = "blocked"
-            await self.insert(db, task, ts)
-            await record_event(
-                db,
-                principal.id,
-                "task_created",
-                run_id=task.run_id,
-                task_id=task.id,
-                phase=task.phase,
-                status=task.status,
-            )
+            await self.add(db, principal, task)
+
+    async def add(self, db: aiosqlite.Connection, principal: Principal, task: Task) -> None:
+        """Store a drafted task inside the caller's transaction, if its run is still active."""
+        ts = now()
+        await require_active_run(db, task.run_id, "tasks")
+        blockers = await self._unfinished_dependencies(db, task.run_id, task.depends_on)
+        if task.ticket_id is not None:
+            blockers += await task_ticket_blockers(db, task.run_id, task.ticket_id)
+        if blockers and task.status == "queued":
+            task.status = "blocked"
+        await self.insert(db, task, ts)
+        await record_event(
+            db,
+            principal.id,
+            "task_created",
+            run_id=task.run_id,
+            task_id=task.id,
+            phase=task.phase,
+            status=task.status,
+        )
         task.created_at = task.updated_at = iso(ts)
 
     @staticmethod

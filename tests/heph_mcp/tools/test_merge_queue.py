@@ -275,3 +275,27 @@ async def test_the_late_exit_of_an_agent_whose_task_was_sent_back_is_no_verdict_
     assert second.task_id == first.task_id
     assert exited["task_status"] == "running" and exited["retried"] is False
     assert (task["status"], task["attempts"], task["failure_reason"]) == ("running", 2, None)
+
+
+async def test_a_merge_outcome_in_a_run_cancelled_meanwhile_is_recorded_whole(heph, run):
+    """The outcome and what it calls for are one change: a run that can take no new task gets
+    the outcome alone, never an error after the outcome was stored."""
+    conflicted = await _done_task(heph, run, 2, "Write the tokenizer")
+    failing = await _done_task(heph, run, 2, "Write the parser")
+    async with heph.ops() as ops:
+        for task in (conflicted, failing):
+            await _call(ops, "record_merge", task_id=task, state="queued", worker="w1")
+        async with heph.user() as user:
+            await _call(user, "cancel_workflow", run=run)
+        conflict = await _call(ops, "record_merge", task_id=conflicted, state="conflict",
+                               conflicts=["src/app.py"])  # fmt: skip
+        failed = await _call(ops, "record_merge", task_id=failing, state="verify_failed",
+                             check={**FAILED_CHECK, "command": "make check"})  # fmt: skip
+        pending = await _call(ops, "pending_merges", worker="w1")
+    with heph.db() as db:
+        titles = [r[0] for r in db.execute("SELECT title FROM tasks WHERE run_id = ?", (run,))]
+        states = dict(db.execute("SELECT id, merge_state FROM tasks WHERE run_id = ?", (run,)))
+    assert conflict["resolve_task"] is None and failed["fix_task"] is None
+    assert (states[conflicted], states[failing]) == ("conflict", "verify_failed")
+    assert pending["merges"] == []
+    assert not [t for t in titles if t.startswith(("Resolve merge conflict", "Make `"))]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 import pytest
@@ -244,3 +246,22 @@ async def test_work_whose_validator_keeps_dying_fails_instead_of_waiting_forever
     with heph.db() as db:
         reason = db.execute("SELECT failure_reason FROM tasks WHERE id = ?", (worker.task_id,))
         assert "failed without a verdict: crashed" in reason.fetchone()[0]
+
+
+async def test_work_under_validation_stays_there_when_its_launchers_lease_runs_out(heph):
+    """Its agent has ended and its validator holds a lease of its own: a claim elsewhere must
+    not send the work back to the queue to run again (a launcher away longer than its lease)."""
+    await start(heph)
+    worker = await heph.launch_agent(worker="w1")
+    await report_done(heph, worker)
+    async with heph.ops() as ops:
+        await call(ops, "renew_leases", worker="w1", lease_seconds=0.001)
+        with heph.db() as db:
+            (lease,) = db.execute(
+                "SELECT lease_expires_at FROM tasks WHERE id = ?", (worker.task_id,)
+            ).fetchone()
+        while time.time() <= lease:  # a bounded wait: the lease is a millisecond long
+            await asyncio.sleep(0.001)
+        claimed = await call(ops, "claim_task", worker="w2", slots=4)
+    assert claimed["task"]["validates"] == worker.task_id
+    assert status_of(heph, worker.task_id) == "validating"
