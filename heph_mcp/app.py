@@ -21,6 +21,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from heph_mcp import prompts, resources
 from heph_mcp.board import Board
 from heph_mcp.board.auth import redact_access_log
+from heph_mcp.git_http import PATH as GIT_PATH
+from heph_mcp.git_http import GitHttp
 from heph_mcp.hook_routes import HookRoutes
 from heph_mcp.identity import HephTokenVerifier
 from heph_mcp.memory import Memory
@@ -123,7 +125,8 @@ def build_app(
     workflows: list[Workflow] | None = None,
 ) -> Starlette:
     """The HTTP app: MCP at /mcp, the board at / and /board/, agents' permission hooks at
-    /hooks/, an unauthenticated /healthz, a request-size cap.
+    /hooks/, the repository of record for workers at /git/ (git_http.py), an
+    unauthenticated /healthz, a request-size cap (not for /git/: a pushed pack is no text).
 
     `app.state.stop_streams()` ends the board's event streams; call it when the
     server begins to stop (serve.HephServer does), or uvicorn waits on them.
@@ -133,6 +136,7 @@ def build_app(
     mcp_app = mcp.http_app(path="/mcp")
     board = Board(lambda: runtime.services, runtime.resolve)
     hooks = HookRoutes(lambda: runtime.services, runtime.resolve)
+    git = GitHttp(settings, runtime.resolve)
     redact_access_log()
 
     async def healthz(_: Request) -> JSONResponse:
@@ -142,6 +146,7 @@ def build_app(
         routes=[
             Route("/healthz", healthz),
             *hooks.routes(),
+            *git.routes(),
             *board.routes(),
             Mount("/", app=mcp_app),
         ],
@@ -160,7 +165,7 @@ class BodyLimit:
         self.limit = limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
+        if scope["type"] == "http" and not scope["path"].startswith(GIT_PATH + "/"):
             length = dict(scope.get("headers", [])).get(b"content-length")
             if length is not None and length.isdigit() and int(length) > self.limit:
                 response = JSONResponse(
