@@ -308,4 +308,6 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     ("lineage_of_tasks", "ALTER TABLE tasks ADD COLUMN lineage TEXT"),
+    # Placement: the worker labels (JSON list) a task needs, beyond its phase's `requires`.
+    ("task_required_labels", "ALTER TABLE tasks ADD COLUMN requires TEXT"),
 ]

@@ -69,6 +69,7 @@ class TaskService:
         check_duplicates: bool = True,
         ticket_id: str | None = None,
         carries: str | None = None,
+        requires: list[str] | None = None,
     ) -> Task:
         if not title.strip() or not description.strip():
             raise InvalidRequest("title and description must not be blank")
@@ -92,6 +93,7 @@ class TaskService:
             base_ref=base_ref,
             ticket_id=ticket_id,
             carries=carries,
+            requires=sorted(set(requires or [])),
         )
         if self._dedup is None or not check_duplicates:
             await self._store_new(principal, task)
@@ -142,8 +144,8 @@ class TaskService:
         await db.execute(
             "INSERT INTO tasks (id, run_id, phase, title, description, done_definition,"
             " priority, status, created_by, parent_task_id, duplicate_of, base_ref, ticket_id,"
-            " created_at, updated_at, kind, validates, result_id, carries)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " created_at, updated_at, kind, validates, result_id, carries, requires)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 task.id,
                 task.run_id,
@@ -164,6 +166,7 @@ class TaskService:
                 task.validates,
                 task.result_id,
                 task.carries,
+                json.dumps(task.requires) if task.requires else None,
             ),
         )
         if task.related:
