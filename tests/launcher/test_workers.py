@@ -21,7 +21,7 @@ TOPICS = [
     "Add keyboard shortcuts to the image editor",
     "Train the recommendation model on the new click data",
 ]
-LEASE = 6.0
+LEASE = 20.0  # short, so a dead worker's task comes back soon; long enough for a busy machine
 
 
 @pytest.fixture
