@@ -3,15 +3,17 @@ clone, reaching the server only through its URL; the server host only merges."""
 
 from __future__ import annotations
 
-import asyncio
+import os
+import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from swarmkit import Swarm, running_swarm, scripted, swarm_settings
-from workerkit import WorkerProcess, start_worker
+from workerkit import HEPH, WorkerProcess, clone_over_http, start_worker
 
 from heph_mcp.client import all_tasks_finished, merges_settled
+from heph_mcp.identity import local_token
 from heph_mcp.memory.embedder import LocalEmbedder
 
 TOPICS = [
@@ -58,6 +60,22 @@ def agents_by_task(swarm: Swarm, run: str) -> dict[str, list[tuple[str, float, f
     return found
 
 
+def most_at_once(agents: dict[str, list[tuple[str, float, float | None]]], worker: str) -> int:
+    """The most agents `worker` ran at the same moment."""
+    marks = sorted(
+        (t, step)
+        for runs in agents.values()
+        for w, started, ended in runs
+        if w == worker
+        for t, step in ((started, 1), (ended or float("inf"), -1))
+    )
+    most = now = 0
+    for _, step in marks:
+        now += step
+        most = max(most, now)
+    return most
+
+
 def running_per_worker(swarm: Swarm, run: str) -> dict[str, int]:
     with swarm.db() as db:
         rows = db.execute(
@@ -97,13 +115,14 @@ async def test_two_workers_share_a_run_within_their_slots_and_everything_merges_
     # Four gated tasks fill both workers' two slots each.
     await server.wait(run, lambda s: running_per_worker(server, run) == {
         "worker-gpu": 2, "worker-plain": 2}, timeout=120)  # fmt: skip
-    (gate).write_text("go")
+    gate.write_text("go")
     status = await server.wait(run, all_tasks_finished, timeout=120)
     await server.wait(run, merges_settled, timeout=60)
 
     tasks = {t["title"]: t for p in status["phases"] for t in p["tasks"]}
     agents = agents_by_task(server, run)
     assert {w for runs in agents.values() for w, _, _ in runs} == {"worker-gpu", "worker-plain"}
+    assert most_at_once(agents, "worker-gpu") == most_at_once(agents, "worker-plain") == 2
     assert [w for w, _, _ in agents[tasks[TOPICS[4]]["id"]]] == ["worker-gpu"]
     assert (await server.user.call("get_task", task_id=tasks[TOPICS[4]]["id"]))["requires"] == [
         "gpu"
@@ -159,13 +178,34 @@ async def test_a_killed_worker_loses_nothing_it_pushed_and_its_task_finishes_els
 
 
 def _show(swarm: Swarm, spec: str) -> str:
-    import subprocess
-
+    """`git show` in the server's repository; empty while the object is missing."""
     done = subprocess.run(
         ["git", "show", spec], cwd=swarm.settings.project, capture_output=True, text=True
     )
     return done.stdout
 
 
-async def _noop() -> None:
-    await asyncio.sleep(0)
+def worker_says(*args: str, env: dict[str, str] | None = None) -> str:
+    done = subprocess.run(
+        [str(HEPH), "worker", *args], capture_output=True, text=True, timeout=120,
+        env=os.environ | (env or {}),
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    return " ".join((done.stdout + done.stderr).split())
+
+
+async def test_a_worker_without_the_right_credential_stops_with_the_fix(
+    server: Swarm, tmp_path: Path
+):
+    clone = clone_over_http(server.settings, tmp_path / "clone")
+    common = ["--server", server.settings.url, "--project", str(clone), "--agent-cli", "custom",
+              "--agent-command", "true {brief}", "--no-sandbox"]  # fmt: skip
+    assert "no ops token: copy the server host's .hephaestus/secrets/ops.token" in worker_says(
+        *common
+    )
+    user = tmp_path / "user.token"
+    user.write_text(local_token(server.settings.secrets_dir, "user"))
+    said = worker_says(*common, "--token-file", str(user))
+    assert "the token is a user token; a worker needs the server's ops token" in said
+    said = worker_says(*common, env={"HEPH_OPS_TOKEN": "not-a-token"})
+    assert "cannot reach the Hephaestus server" in said and "not-a-token" not in said
