@@ -10,6 +10,7 @@ sandbox.
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
 from pathlib import Path
 
@@ -23,6 +24,8 @@ from launcher.launcher import Observer
 from launcher.remote import RemoteRepo, WorkerLauncher, git_url
 from launcher.runner import LauncherError
 from launcher.runner import preflight as launcher_preflight
+
+log = logging.getLogger("heph.worker")
 
 
 def ops_token(settings: Settings) -> str:
@@ -103,6 +106,8 @@ async def run_worker(
     try:
         await asyncio.to_thread(check_repository, repo)
         launcher = WorkerLauncher(settings, client, repo, tmux, observer=observer)
+        log.info("worker %s ready: %s slots, claiming from %s", settings.worker_id,
+                 launcher.slots, server)  # fmt: skip
         helpers = [launcher.run(stop)]
         if guardian:
             helpers.append(run_guardian(settings, stop, url=server, token=token))

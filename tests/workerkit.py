@@ -4,11 +4,13 @@ server only through its URL with the ops token from a file."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,6 +75,14 @@ class WorkerProcess:
                 self.process.wait(timeout=10)
         self._kill_tmux()
 
+    async def ready(self, timeout: float = 120) -> None:
+        """Bounded wait for the worker's checks to pass (it logs "ready" before claiming)."""
+        deadline = time.monotonic() + timeout
+        while "ready" not in self.log.read_text(errors="replace"):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise TimeoutError(f"worker {self.worker_id} not ready:\n{self.output()}")
+            await asyncio.sleep(0.1)
+
     def output(self) -> str:
         return self.log.read_text(errors="replace")[-4000:]
 
@@ -88,6 +98,7 @@ def start_worker(
     slots: int,
     labels: tuple[str, ...] = (),
     agent: Path = AGENT,
+    watch_interval: float = 0.2,
 ) -> WorkerProcess:
     """`heph worker` in a fresh clone under `root/worker_id`, as a child process."""
     home = root / worker_id
@@ -95,7 +106,7 @@ def start_worker(
     clone = clone_over_http(server, home / "clone")
     socket = f"heph-worker-{uuid.uuid4().hex[:8]}"
     env = os.environ | {
-        "HEPH_WATCH_INTERVAL": "0.2",
+        "HEPH_WATCH_INTERVAL": str(watch_interval),
         "HEPH_POLL_INTERVAL": "1",
         "HEPH_START_TIMEOUT": "30",
         "HEPH_LEASE_SECONDS": str(server.lease_seconds),
