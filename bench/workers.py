@@ -88,7 +88,12 @@ async def setup(
             )
         for worker in workers:
             await worker.ready()  # the clock starts once every worker can claim
-        return await batch(swarm, run, f"{count} worker(s) x {slots} slots", first, tasks)
+        rate = await batch(swarm, run, f"{count} worker(s) x {slots} slots", first, tasks)
+        # The workers end their last sessions and hand over their branches before they stop;
+        # the next setup starts once every merge has landed.
+        await swarm.wait(run, all_tasks_finished, timeout=300)
+        await swarm.wait(run, merges_settled, timeout=300)
+        return rate
     finally:
         for worker in workers:
             worker.stop()
@@ -113,8 +118,6 @@ async def main(tasks: int, rounds: int) -> None:
                 for shape in list(rates)[:: 1 if n % 2 == 0 else -1]:
                     rates[shape].append(await setup(swarm, root, run, shape, first, tasks))
                     first += tasks
-                    await swarm.wait(run, all_tasks_finished, timeout=300)
-                    await swarm.wait(run, merges_settled, timeout=300)  # no merge in the next
     embedder.close()
     report(rates, tasks)
 
