@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import shutil
 from pathlib import Path
 
@@ -26,16 +27,26 @@ from launcher.runner import LauncherError
 from launcher.runner import preflight as launcher_preflight
 
 log = logging.getLogger("heph.worker")
+ENV_TOKEN = "HEPH_OPS_TOKEN"
 
 
 def ops_token(settings: Settings) -> str:
-    """The server's ops token: HEPH_OPS_TOKEN, or the file --token-file names."""
+    """The server's ops token: HEPH_OPS_TOKEN, the file --token-file names, or the clone's
+    own .hephaestus/secrets/ops.token (hidden from agents like the whole state folder).
+
+    The variable is dropped from our environment once read: the tmux server this process
+    starts, and so every agent in it, would inherit it.
+    """
+    from_env = os.environ.pop(ENV_TOKEN, None)
     if settings.ops_token is not None and settings.ops_token.get_secret_value().strip():
         return settings.ops_token.get_secret_value().strip()
-    path = settings.ops_token_file
+    if from_env and from_env.strip():
+        return from_env.strip()
+    default = settings.secrets_dir / "ops.token"
+    path = settings.ops_token_file or (default if default.is_file() else None)
     fix = (
-        "copy the server host's .hephaestus/secrets/ops.token to this host (mode 0600) and"
-        " pass --token-file PATH, or set HEPH_OPS_TOKEN"
+        "copy the server host's .hephaestus/secrets/ops.token to the same place in this clone"
+        " (mode 0600), or pass --token-file PATH, or set HEPH_OPS_TOKEN"
     )
     if path is None:
         raise LauncherError(f"no ops token: {fix}")
