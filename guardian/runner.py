@@ -16,14 +16,18 @@ from launcher.tmux import Tmux
 log = logging.getLogger("heph.guardian")
 
 
-async def run_guardian(settings: Settings, stop: asyncio.Event, *, url: str | None = None) -> None:
+async def run_guardian(
+    settings: Settings, stop: asyncio.Event, *, url: str | None = None, token: str | None = None
+) -> None:
+    """`token`: the ops token of a server on another host (heph worker); else the local one."""
     key = settings.guardian_api_key.get_secret_value() if settings.guardian_api_key else None
     judge = make_judge(
         settings.guardian_judge, settings.guardian_model, key, settings.guardian_base_url
     )
     log.info("guardian judge: heuristics%s", f" + {judge.name}" if judge else " only")
     url = url or running_url(settings) or settings.url
-    async with HephClient(url, local_token(settings.secrets_dir, "ops")) as client:
+    token = token or local_token(settings.secrets_dir, "ops")
+    async with HephClient(url, token) as client:
         guardian = Guardian(
             client,
             Tmux(settings.tmux_socket),

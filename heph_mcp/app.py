@@ -21,6 +21,8 @@ from heph_mcp import prompts, resources
 from heph_mcp.api_routes import ApiRoutes
 from heph_mcp.board import Board
 from heph_mcp.board.auth import redact_access_log
+from heph_mcp.git_http import PATH as GIT_PATH
+from heph_mcp.git_http import GitHttp
 from heph_mcp.hook_routes import HookRoutes
 from heph_mcp.http_guards import BodyLimit, HostGuard
 from heph_mcp.identity import HephTokenVerifier
@@ -140,7 +142,9 @@ def build_app(
     workflows: list[Workflow] | None = None,
 ) -> Starlette:
     """The HTTP app: MCP at /mcp, the board at / and /board/, agents' permission hooks at
-    /hooks/, the JSON status at /api/status, an unauthenticated /healthz, a request-size cap.
+    /hooks/, the JSON status at /api/status, the repository of record for workers at /git/
+    (git_http.py), an unauthenticated /healthz, a request-size cap (not for /git/: a
+    pushed pack is no text).
 
     `app.state.stop_streams()` ends the board's event streams; call it when the
     server begins to stop (serve.HephServer does), or uvicorn waits on them.
@@ -151,6 +155,7 @@ def build_app(
     board = Board(lambda: runtime.services, runtime.resolve)
     hooks = HookRoutes(lambda: runtime.services, runtime.resolve)
     api = ApiRoutes(lambda: runtime.services, runtime.resolve)
+    git = GitHttp(settings, runtime.resolve)
     redact_access_log()
 
     async def healthz(_: Request) -> JSONResponse:
@@ -161,6 +166,7 @@ def build_app(
             Route("/healthz", healthz),
             *hooks.routes(),
             *api.routes(),
+            *git.routes(),
             *board.routes(),
             Mount("/", app=mcp_app),
         ],
@@ -174,6 +180,6 @@ def build_app(
         per_principal=settings.max_sessions_per_principal,
         idle_seconds=settings.mcp_session_idle_seconds,
     )
-    app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
+    app.add_middleware(BodyLimit, limit=settings.max_request_bytes, exempt=(GIT_PATH + "/",))
     app.add_middleware(HostGuard, settings=settings)
     return app

@@ -84,12 +84,13 @@ class BodyLimit:
     exhaustion. A declared length is checked at once; a body without one (chunked) is
     read up to the limit first, then handed on."""
 
-    def __init__(self, app: ASGIApp, limit: int):
+    def __init__(self, app: ASGIApp, limit: int, exempt: tuple[str, ...] = ()):
         self.app = app
         self.limit = limit
+        self.exempt = exempt  # path prefixes whose bodies are no text (git's packs)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["path"].startswith(self.exempt):
             await self.app(scope, receive, send)
             return
         length = Headers(scope=scope).get("content-length")

@@ -353,4 +353,6 @@ MIGRATIONS: list[tuple[str, str]] = [
         )
         """,
     ),
+    # Placement: the worker labels (JSON list) a task needs, beyond its phase's `requires`.
+    ("task_required_labels", "ALTER TABLE tasks ADD COLUMN requires TEXT"),
 ]

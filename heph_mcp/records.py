@@ -87,9 +87,11 @@ class TaskSummary(BaseModel):
         for key in ("created_at", "updated_at", "finished_at", "merge_queued_at"):
             if key in data:
                 data[key] = iso(data[key])
-        for key in ("learnings", "merge_check", "lineage"):
+        for key in ("learnings", "merge_check", "lineage", "requires"):
             if data.get(key) is not None:
                 data[key] = json.loads(data[key])
+        if "requires" in data and data["requires"] is None:
+            data["requires"] = []
         return cls.model_validate(data)
 
 
@@ -138,6 +140,10 @@ class Task(TaskSummary):
     )
     validates: str | None = Field(
         default=None, description="For a validation task: the task whose work it checks"
+    )
+    requires: list[str] = Field(
+        default_factory=list,
+        description="Worker labels a worker must have to claim it (besides its phase's)",
     )
     result_id: str | None = Field(
         default=None, description="For a result validation task: the result it checks"

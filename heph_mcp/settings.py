@@ -24,6 +24,8 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from phases.models import Label
+
 STATE_DIR_NAME = ".hephaestus"
 HOST_PATTERN = re.compile(r"\*|(\*\.)?[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?")
 
@@ -83,8 +85,20 @@ class Settings(BaseSettings):
         default_factory=socket.gethostname, description="This host's name in task claims"
     )
     launcher_slots: int | None = Field(
-        default=None, ge=1, le=256, description="Agents this launcher runs; default: the cap"
+        default=None,
+        ge=0,
+        le=256,
+        description="Agents this launcher runs; default: the cap. 0: a server host that only"
+        " merges what workers on other hosts push",
     )
+    worker_labels: list[Label] = Field(
+        default_factory=list,
+        description="This worker's labels (gpu, macos...): tasks and phases may require some",
+    )
+    # `heph worker` on another host: the server's ops token, from a file or the environment
+    # (HEPH_OPS_TOKEN), never from the command line.
+    ops_token: SecretStr | None = None
+    ops_token_file: Path | None = None
     start_timeout: float = Field(default=90.0, gt=0, description="Seconds to first MCP call")
     poll_interval: float = Field(default=15.0, gt=0, description="Safety-net queue poll")
     watch_interval: float = Field(default=1.0, gt=0, description="Session check period")

@@ -62,7 +62,8 @@ class Launcher:
         self.repo = repo
         self.tmux = tmux
         self.worker = settings.worker_id
-        self.slots = settings.launcher_slots or settings.max_concurrent_agents
+        slots = settings.launcher_slots  # 0: only merge what workers elsewhere push
+        self.slots = settings.max_concurrent_agents if slots is None else slots
         self.sessions: dict[str, AgentSession] = {}
         self._runs_ready: set[str] = set()
         self._wake = asyncio.Event()
@@ -117,6 +118,7 @@ class Launcher:
         if claim:
             self.merges.poke()  # a task failed or was cancelled: merges waiting on it look again
             await self._take_land_requests()
+            await self.merges.take_handed_over()  # branches workers on other hosts pushed
         if claim or ended:
             await self.fill()
 
@@ -156,7 +158,10 @@ class Launcher:
     async def fill(self) -> None:
         while len(self.sessions) < self.slots and await self.leases.renew():
             try:
-                claim = await self.client.call("claim_task", worker=self.worker, slots=self.slots)
+                claim = await self.client.call(
+                    "claim_task", worker=self.worker, slots=self.slots,
+                    labels=self.settings.worker_labels,
+                )  # fmt: skip
             except EXPECTED as exc:
                 log.warning("no claim this pass (the next one retries): %s", exc)
                 return

@@ -118,6 +118,17 @@ class MergeQueue:
                 f"queueing again the merge of {merge['task_id']}",
             )
 
+    async def take_handed_over(self) -> None:
+        """Queue the merges workers on other hosts handed over after pushing their branches
+        here: this host holds the repository of record, so it merges (launcher/remote.py)."""
+        try:
+            taken = await self._client.call("take_merges", worker=self._worker_id)
+        except HephCallError as exc:
+            log.warning("handed-over merges not taken: %s", exc)
+            return
+        for merge in taken.get("merges", []):
+            await self.submit(merge["run_id"], merge["task_id"], merge["title"])
+
     def land(self, request: dict[str, Any]) -> None:
         self._put(LandJob(request["run_id"], request["id"], request.get("into_branch")))
 

@@ -169,9 +169,15 @@ def plan_for(
         network=tuple(settings.network_allowed_domains),
         extra_writable=tuple(settings.agent_writable_paths), proxy=proxy,
         git_guarded=git_guarded(git_dir, session.worktree, session.branch),
-        user_secrets=user_secrets(Path.home()),
+        user_secrets=user_secrets(Path.home()) + _token_file(settings),
     )  # fmt: skip
     return plan.freeze() if session.kind != "work" else plan
+
+
+def _token_file(settings: Settings) -> tuple[Path, ...]:
+    """A worker's ops token kept outside the state folder is hidden from agents too."""
+    path = settings.ops_token_file
+    return (path.expanduser().resolve(),) if path is not None and path.exists() else ()
 
 
 def confined_argv(template: CliTemplate, plan: Confinement | None, argv: list[str]) -> list[str]:

@@ -9,14 +9,24 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from phases.approvals import ApprovalPolicy
 from phases.params import LaunchParameter, ParamValue, resolve_params
 
 NAME_PATTERN = r"^[a-z][a-z0-9_\-]{0,63}$"
+LABEL_PATTERN = r"^[a-z0-9][a-z0-9_.\-]{0,63}$"
+# A worker label (placement): `gpu`, `macos`, `big-memory`.
+Label = Annotated[str, StringConstraints(pattern=LABEL_PATTERN)]
 UNSCOPED_FILE_TOOLS = ("Read", "Edit", "Write", "MultiEdit", "NotebookEdit", "Glob", "Grep")
 
 
@@ -98,6 +108,11 @@ class Phase(_Strict):
     working_directory: str | None = None
     validation: Validation = Field(default_factory=Validation)
     agent: AgentSpec = Field(default_factory=AgentSpec)
+    requires: list[Label] = Field(
+        default_factory=list,
+        description="Worker labels (e.g. gpu, macos) a worker must have to claim this phase's"
+        " tasks; `heph worker --labels` sets a worker's",
+    )
     approvals: ApprovalPolicy | None = Field(
         default=None, description="Rules tried before the workflow's for this phase's agents"
     )

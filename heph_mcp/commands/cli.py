@@ -42,6 +42,7 @@ from launcher.git_repo import GitError, open_repo
 from launcher.land import land
 from launcher.runner import LauncherError, run_launcher
 from launcher.tmux import TmuxError
+from launcher.worker import run_worker
 
 app = typer.Typer(
     name="heph",
@@ -52,6 +53,7 @@ app = typer.Typer(
 app.add_typer(workflows_app, name="workflows")
 app.add_typer(memory_app, name="memory")
 console = Console()
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 errors = Console(stderr=True, soft_wrap=True)
 
 
@@ -179,6 +181,40 @@ def launcher_cmd(
     _guarded(lambda: asyncio.run(run_launcher(settings, asyncio.Event(), url=server)))
 
 
+@app.command("worker")
+def worker_cmd(
+    server: Annotated[
+        str, typer.Option(help="The server's MCP URL, e.g. https://heph.example.com/mcp")
+    ],
+    project: Project = None,
+    token_file: Annotated[
+        Path | None,
+        typer.Option(help="File holding the server's ops token (or set HEPH_OPS_TOKEN)"),
+    ] = None,
+    labels: Annotated[
+        str | None, typer.Option(help="This worker's labels, comma-separated (gpu,macos)")
+    ] = None,
+    worker_id: Annotated[str | None, typer.Option(help="Name in claims (default: host)")] = None,
+    agent_cli: AgentCli = None,
+    agent_command: AgentCommand = None,
+    slots: Slots = None,
+    tmux_socket: TmuxSocket = None,
+    sandbox: Sandbox = None,
+) -> None:
+    """Add this host's capacity to a server elsewhere: a launcher and a Guardian working in
+    this host's clone; branches are fetched from and pushed to the server's repository."""
+    settings = _launcher_settings(
+        project, agent_cli, agent_command, slots, tmux_socket, agent_sandbox=sandbox,
+        ops_token_file=token_file, worker_id=worker_id,
+        worker_labels=[x.strip() for x in labels.split(",") if x.strip()] if labels else None,
+    )  # fmt: skip
+    _logging(settings)
+    tags = ", ".join(settings.worker_labels) or "no labels"
+    console.print(f"[bold]Worker[/] {settings.worker_id} ({tags}) for {server}")
+    _sandbox_line(settings)
+    _guarded(lambda: asyncio.run(run_worker(settings, asyncio.Event(), server)))
+
+
 @app.command("guardian")
 def guardian_cmd(
     project: Project = None,
@@ -222,6 +258,7 @@ def _banner(settings: Settings) -> None:
     into a log file."""
     console.print(f"[bold]Hephaestus[/] for {settings.project}")
     console.print(f"MCP endpoint: {settings.url}  (state in {settings.state_dir})")
+    _exposure_line(settings)
     console.print(f"Logs: {settings.logs_dir / 'heph.log'} and guardian.log")
     _sandbox_line(settings)
     if console.is_terminal:
@@ -230,6 +267,16 @@ def _banner(settings: Settings) -> None:
     else:
         console.print("Connect Claude Code with the line `heph mcp-config` prints.")
         console.print("Board (live view of the swarm): `heph board-link` prints its login link")
+
+
+def _exposure_line(settings: Settings) -> None:
+    """Serving beyond loopback is explicit: say that tokens cross the network in clear."""
+    if settings.host not in LOOPBACK:
+        errors.print(
+            f"[yellow]warning:[/] listening on {settings.host}: bearer tokens (user, ops,"
+            " agents') travel in clear over plain HTTP. Put a TLS reverse proxy in front and"
+            " set public_url to its https URL (README: Workers on other hosts)."
+        )
 
 
 def _sandbox_line(settings: Settings) -> None:

@@ -8,7 +8,8 @@ launcher that died be claimed again.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import aiosqlite
@@ -28,14 +29,15 @@ from phases import AgentSpec
 
 # An SQL tuple literal built from constants, never from input.
 ACTIVE = "(" + ", ".join(f"'{s}'" for s in ACTIVE_STATUSES) + ")"
-# Best queued task (priority, then age) of an active run still under its own cap.
+# Queued tasks of active runs still under their own caps, best first (priority, then age);
+# the first whose labels the worker has is claimed.
 NEXT_QUEUED = (
-    "SELECT t.id, t.run_id FROM tasks t JOIN runs r ON r.id = t.run_id"
+    "SELECT t.id, t.run_id, t.phase, t.requires FROM tasks t JOIN runs r ON r.id = t.run_id"
     " WHERE t.status IN ('queued', 'needs_work') AND r.status = 'active'"
     " AND r.paused_at IS NULL AND r.over_budget_at IS NULL"  # paused or spent: nothing new
     " AND (SELECT COUNT(*) FROM tasks a"
     f"      WHERE a.run_id = t.run_id AND a.status IN {ACTIVE}) < r.max_agents"
-    " ORDER BY t.priority DESC, t.created_at, t.rowid LIMIT 1"
+    " ORDER BY t.priority DESC, t.created_at, t.rowid LIMIT 500"
 )
 
 
@@ -89,11 +91,20 @@ class AgentService:
         self._settings = settings
         self._notifier = notifier or Notifier()
 
-    async def claim(self, principal: Principal, worker: str, slots: int, lease: float) -> Claim:
+    async def claim(
+        self,
+        principal: Principal,
+        worker: str,
+        slots: int,
+        lease: float,
+        labels: Sequence[str] = (),
+    ) -> Claim:
+        """Claim the best queued task this worker may run: its labels must include the ones
+        the task and its phase require (placement)."""
         async with self._store.transaction() as db:
             expired = await self._expire_leases(db, principal.id)
             full = await self._capacity_reason(db, worker, slots)
-            row = None if full else await query_one(db, NEXT_QUEUED)
+            row, unfit = (None, 0) if full else await self._fitting(db, set(labels))
             if row is not None:
                 await db.execute(
                     "UPDATE tasks SET status = 'claimed', claimed_by = ?, lease_expires_at = ?,"
@@ -111,10 +122,23 @@ class AgentService:
         if expired:
             await self._notifier.queue_changed()
         if row is None:
-            return Claim(task=None, reason=full or "no queued task within its run's cap")
+            return Claim(task=None, reason=full or _nothing_reason(worker, labels, unfit))
         task = await self._reader.one(row["id"])
         workflow = await self._reader.workflows.get(task.run_id)
         return Claim(task=task, agent=workflow.phase(task.phase).agent, workflow=workflow.name)
+
+    async def _fitting(
+        self, db: aiosqlite.Connection, labels: set[str]
+    ) -> tuple[aiosqlite.Row | None, int]:
+        """The best candidate whose required labels the worker has, and how many it passed."""
+        unfit = 0
+        for row in await query_all(db, NEXT_QUEUED):
+            phase = (await self._reader.workflows.get(row["run_id"])).phase(row["phase"])
+            needed = set(json.loads(row["requires"] or "[]")) | set(phase.requires)
+            if needed <= labels:
+                return row, unfit
+            unfit += 1
+        return None, unfit
 
     async def register(
         self,
@@ -376,3 +400,10 @@ class AgentService:
         if not retry:
             await abandon_review(db, row["task_id"], reason)
         return "queued" if retry else "failed"
+
+
+def _nothing_reason(worker: str, labels: Sequence[str], unfit: int) -> str:
+    if not unfit:
+        return "no queued task within its run's cap"
+    have = ", ".join(sorted(labels)) or "none"
+    return f"{unfit} queued task(s) need labels worker {worker} lacks (its labels: {have})"

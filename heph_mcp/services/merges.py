@@ -22,11 +22,14 @@ from heph_mcp.records import Principal, Task
 from heph_mcp.services.branch_work import complete_if_landed, merge_queue
 from heph_mcp.services.common import RunWorkflows, TaskReader, now, record_event, task_branch
 from heph_mcp.services.tasks import TaskService
-from heph_mcp.store import Store, query_one
+from heph_mcp.store import Store, query_all, query_one
 from phases import Verify, Workflow
 
 IMPLEMENTATION = re.compile(r"implement|fix|build|develop|code|write", re.IGNORECASE)
 FINAL = ("merged", "nothing", "conflict")
+# The merge worker a worker on another host names when it hands its pushed branch over:
+# the server host's launcher takes these (take_merges) and merges them.
+REMOTE = "remote"
 
 
 class MergeRecorded(BaseModel):
@@ -123,9 +126,28 @@ class MergeService:
             holds = task.lineage.holds if task.lineage else []
             recorded.after = [h for h in holds if h.role in ("creator", "dependency")]
         if any((recorded.sent_back, recorded.run_completed, recorded.resolve_task,
-                recorded.fix_task)):  # fmt: skip
+                recorded.fix_task, worker == REMOTE)):  # fmt: skip
             await self._notifier.queue_changed()
         return recorded
+
+    async def take(self, worker: str) -> list[QueuedMerge]:
+        """Give `worker` the merges handed over by workers on other hosts (merge_worker
+        REMOTE): they pushed the branch here, and only this host's launcher merges."""
+        async with self._store.transaction() as db:
+            rows = await query_all(
+                db,
+                "SELECT id FROM tasks WHERE merge_worker = ?"
+                " AND merge_state IN ('queued', 'verifying')",
+                (REMOTE,),
+            )
+            ids = [r["id"] for r in rows]
+            await db.executemany(
+                "UPDATE tasks SET merge_worker = ? WHERE id = ?", [(worker, i) for i in ids]
+            )
+        if not ids:
+            return []
+        marks = ", ".join("?" * len(ids))
+        return await merge_queue(self._store, f"id IN ({marks})", tuple(ids))
 
     async def pending(self, worker: str) -> list[QueuedMerge]:
         """Merges a worker queued and has not finished: a restarted launcher takes them back."""

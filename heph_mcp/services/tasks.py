@@ -69,12 +69,13 @@ class TaskService:
         check_duplicates: bool = True,
         ticket_id: str | None = None,
         carries: str | None = None,
+        requires: list[str] | None = None,
     ) -> Task:
         task = await self.draft(
             principal, phase=phase, title=title, description=description,
             done_definition=done_definition, priority=priority, depends_on=depends_on, run=run,
             base_ref=base_ref, parent_task_id=parent_task_id, ticket_id=ticket_id,
-            carries=carries,
+            carries=carries, requires=requires,
         )  # fmt: skip
         if self._dedup is None or not check_duplicates:
             await self._store_new(principal, task)
@@ -99,6 +100,7 @@ class TaskService:
         parent_task_id: str | None = None,
         ticket_id: str | None = None,
         carries: str | None = None,
+        requires: list[str] | None = None,
     ) -> Task:
         """A new task, checked and not stored yet: `create` stores it, or a caller's own
         transaction does with `add`."""
@@ -124,6 +126,7 @@ class TaskService:
             base_ref=base_ref,
             ticket_id=ticket_id,
             carries=carries,
+            requires=sorted(set(requires or [])),
         )
 
     async def _store_checked(self, principal: Principal, task: Task) -> None:
@@ -171,8 +174,8 @@ class TaskService:
         await db.execute(
             "INSERT INTO tasks (id, run_id, phase, title, description, done_definition,"
             " priority, status, created_by, parent_task_id, duplicate_of, base_ref, ticket_id,"
-            " created_at, updated_at, kind, validates, result_id, carries)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " created_at, updated_at, kind, validates, result_id, carries, requires)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 task.id,
                 task.run_id,
@@ -193,6 +196,7 @@ class TaskService:
                 task.validates,
                 task.result_id,
                 task.carries,
+                json.dumps(task.requires) if task.requires else None,
             ),
         )
         if task.related:

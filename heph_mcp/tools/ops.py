@@ -17,6 +17,7 @@ from heph_mcp.records import Agent, Principal, Task
 from heph_mcp.services.agents import AgentSession, AgentView, Claim, ExitOutcome, Released
 from heph_mcp.services.merges import MergeRecorded
 from heph_mcp.tools.common import ADDITIVE, ID_MAX, IDEMPOTENT_WRITE, READ_ONLY, roles, services
+from phases.models import Label
 
 # Names that become folders and files (session names, workers): never `.`, `..` or hidden.
 Ident = Annotated[
@@ -75,11 +76,16 @@ def register(mcp: FastMCP) -> None:
         worker: Ident,
         slots: Annotated[int, Field(ge=1, le=256, description="This worker's free capacity")],
         lease_seconds: Lease = None,
+        labels: Annotated[
+            list[Label],
+            Field(max_length=32, description="This worker's labels; tasks may require some"),
+        ] = [],  # noqa: B006 - pydantic copies defaults
     ) -> Claim:
-        """Atomically claim the next queued task (priority, then age) within every cap."""
+        """Atomically claim the next queued task (priority, then age) within every cap whose
+        required labels (the task's and its phase's) this worker has."""
         svc = services(ctx)
         lease = lease_seconds or svc.settings.lease_seconds
-        return await svc.agents.claim(current_principal(), worker, slots, lease)
+        return await svc.agents.claim(current_principal(), worker, slots, lease, labels)
 
     @mcp.tool(auth=roles("ops"), annotations=ADDITIVE)
     async def register_agent(
@@ -151,6 +157,12 @@ def register(mcp: FastMCP) -> None:
     async def pending_merges(ctx: Context, worker: Ident) -> PendingMerges:
         """Merges this worker queued but never finished (queued or verifying), in queue order."""
         return PendingMerges(merges=await services(ctx).merges.pending(worker))
+
+    @mcp.tool(auth=roles("ops"), annotations=ADDITIVE)
+    async def take_merges(ctx: Context, worker: Ident) -> PendingMerges:
+        """Take over the merges that workers on other hosts handed over (queued with worker
+        `remote` after pushing their branch): merges run on the server host only."""
+        return PendingMerges(merges=await services(ctx).merges.take(worker))
 
     @mcp.tool(auth=roles("ops"), annotations=IDEMPOTENT_WRITE)
     async def record_lineage(ctx: Context, task_id: Ident, lineage: Lineage) -> Task:

@@ -11,6 +11,7 @@ from pydantic import Field
 from heph_mcp.identity import current_principal
 from heph_mcp.records import Priority, Task, TaskList, TaskStatus
 from heph_mcp.tools.common import ADDITIVE, ID_MAX, READ_ONLY, Limits, roles, services
+from phases.models import Label
 
 PhaseRef = Annotated[
     int | str,
@@ -54,6 +55,13 @@ def register(mcp: FastMCP, limits: Limits) -> None:
                 " as blocked while the ticket's blockers are unresolved",
             ),
         ] = None,
+        requires: Annotated[
+            list[Label],
+            Field(
+                max_length=16,
+                description="Worker labels (e.g. gpu, macos) the worker that runs it must have",
+            ),
+        ] = [],  # noqa: B006 - pydantic copies defaults
     ) -> Task:
         """Create a task in any phase of your run when you discover work worth doing.
 
@@ -71,6 +79,7 @@ def register(mcp: FastMCP, limits: Limits) -> None:
             depends_on=depends_on,
             run=run,
             ticket_id=ticket_id,
+            requires=requires,
         )
 
     @mcp.tool(auth=roles("user", "agent"), annotations=READ_ONLY)

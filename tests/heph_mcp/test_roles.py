@@ -65,6 +65,7 @@ OPS_TOOLS = {
     "release_claim",
     "record_merge",
     "pending_merges",
+    "take_merges",
     "record_lineage",
     "claim_land_requests",
     "record_land",

@@ -150,3 +150,18 @@ async def _running_agent(server, settings):
                        state="looping", alignment=0.2, summary="loops",
                        steering="Read the traceback first.")  # fmt: skip
     return agent["agent_id"], started["task_id"]
+
+
+def test_serving_beyond_loopback_warns_that_tokens_travel_in_clear(tmp_path, monkeypatch):
+    from rich.console import Console
+
+    from heph_mcp.commands import cli
+
+    said = Console(record=True, width=300)
+    monkeypatch.setattr(cli, "errors", said)
+    cli._exposure_line(load_settings(project=tmp_path, host="127.0.0.1"))
+    assert said.export_text() == ""
+    cli._exposure_line(load_settings(project=tmp_path, host="0.0.0.0"))
+    text = said.export_text()
+    assert "listening on 0.0.0.0: bearer tokens (user, ops, agents') travel in clear" in text
+    assert "TLS reverse proxy" in text and "public_url" in text

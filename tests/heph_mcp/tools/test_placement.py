@@ -1,0 +1,90 @@
+"""Placement and the hand-over of merges: claims respect worker labels that a task or its
+phase requires, and merges queued by workers on other hosts go to the server host's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+PLACED = {
+    "name": "placed",
+    "description": "A phase that needs a GPU",
+    "phases": [
+        {"id": 1, "name": "plan", "description": "Plan."},
+        {"id": 2, "name": "train", "description": "Train.", "requires": ["gpu"]},
+    ],
+}
+
+
+async def _call(client, tool: str, **args: Any) -> dict[str, Any]:
+    result = await client.call_tool(tool, args, raise_on_error=False)
+    assert not result.is_error, result.content[0].text
+    return result.structured_content  # type: ignore[return-value]
+
+
+async def _error(client, tool: str, **args: Any) -> str:
+    result = await client.call_tool(tool, args, raise_on_error=False)
+    assert result.is_error
+    return str(result.content[0].text)
+
+
+async def _claim(heph, worker: str, labels: list[str]) -> dict[str, Any]:
+    async with heph.ops() as ops:
+        return await _call(ops, "claim_task", worker=worker, slots=8, labels=labels)
+
+
+async def test_a_task_that_requires_a_label_goes_only_to_a_worker_that_has_it(heph):
+    run = (await heph.start_run())["run_id"]
+    async with heph.user() as user:
+        wanted = await _call(user, "create_task", run=run, phase=1, title="Profile on macOS",
+                             description="Only a Mac shows it", priority="critical",
+                             requires=["macos"])  # fmt: skip
+    assert wanted["requires"] == ["macos"]
+
+    plain = await _claim(heph, "linux-box", [])  # passes over the macOS task to the next one
+    other = await _claim(heph, "linux-box", ["gpu"])
+    mac = await _claim(heph, "mac-mini", ["macos", "arm64"])
+
+    assert plain["task"]["id"] != wanted["id"]
+    assert other["task"] is None
+    assert other["reason"] == (
+        "1 queued task(s) need labels worker linux-box lacks (its labels: gpu)"
+    )
+    assert mac["task"]["id"] == wanted["id"]
+
+
+async def test_a_phase_that_requires_a_label_keeps_every_task_of_it_to_such_workers(heph):
+    async with heph.user() as user:
+        await _call(user, "register_workflow", definition=PLACED)
+        run = (await heph.start_run(workflow="placed", goal="train it"))["run_id"]
+        await _call(user, "create_task", run=run, phase=2, title="Train the model",
+                    description="Needs CUDA", priority="critical")  # fmt: skip
+    first = await _claim(heph, "cpu-box", [])
+    nothing = await _claim(heph, "cpu-box", [])
+    gpu = await _claim(heph, "gpu-box", ["gpu"])
+    assert first["task"]["title"] == "train it"  # the phase-1 task needs nothing
+    assert nothing["task"] is None and "need labels" in nothing["reason"]
+    assert gpu["task"]["title"] == "Train the model"
+
+
+async def test_a_label_that_is_no_label_is_refused_with_what_is_allowed(heph):
+    run = (await heph.start_run())["run_id"]
+    async with heph.user() as user:
+        said = await _error(user, "create_task", run=run, phase=1, title="x", description="y",
+                            requires=["GPU with spaces"])  # fmt: skip
+    assert "requires" in said and "pattern" in said
+
+
+async def test_merges_handed_over_by_remote_workers_go_to_the_server_hosts_launcher_once(heph):
+    await heph.start_run()
+    agent = await heph.launch_agent(worker="far-away")
+    async with heph.client(agent.token) as client:
+        await _call(client, "update_task_status", status="done", summary="done")
+    async with heph.ops() as ops:
+        await _call(ops, "record_merge", task_id=agent.task_id, state="queued", worker="remote")
+        taken = await _call(ops, "take_merges", worker="server-host")
+        again = await _call(ops, "take_merges", worker="another-host")
+        pending = await _call(ops, "pending_merges", worker="server-host")
+    assert [m["task_id"] for m in taken["merges"]] == [agent.task_id]
+    assert taken["merges"][0]["worker"] == "server-host"
+    assert again["merges"] == []
+    assert [m["task_id"] for m in pending["merges"]] == [agent.task_id]
