@@ -16,16 +16,13 @@ import asyncio
 import contextlib
 import logging
 import time
-from pathlib import Path
 from typing import Any
 
 from claude_config.confinement import Confinement, claude_git_env, network_is_open
 from claude_config.templates import AgentLaunch, CliTemplate, cli_template, render_argv
 from heph_mcp.client import HephCallError, HephClient
-from heph_mcp.notify import QUEUE_URI
 from heph_mcp.settings import Settings
 from launcher import workspace
-from launcher.dialogs import find_dialog
 from launcher.git_repo import GitRepo, run_branch
 from launcher.guard import EXPECTED, one_task
 from launcher.leases import Leases
@@ -34,16 +31,24 @@ from launcher.live_report import LiveReporter
 from launcher.merge_queue import MergeJob, MergeQueue, Observer
 from launcher.netproxy import NetworkGate, open_gate
 from launcher.sandbox import confined_argv, plan_for
-from launcher.sessions import AgentSession, Verdict, judge, session_name
+from launcher.sessions import (
+    AgentSession,
+    Verdict,
+    end_reason,
+    judge,
+    session_name,
+    session_of,
+    with_pane,
+)
 from launcher.sweep import sweep_landed
 from launcher.tmux import PaneState, Tmux
 from launcher.usage import final_usage
+from launcher.wakeups import listen_queue, wait_any
 from launcher.worktrees import Worktrees
 
 log = logging.getLogger("heph.launcher")
 __all__ = ["Launcher", "Observer"]
 PANE_LOG_LINES = 2000
-DIALOG_LINES = 40  # the bottom of the pane, where a dialog would be
 AGENT_IDENTITY = {"GIT_AUTHOR_NAME": "Hephaestus agent", "GIT_COMMITTER_NAME": "Hephaestus agent"}
 
 
@@ -80,7 +85,9 @@ class Launcher:
         await asyncio.to_thread(workspace.private_folder, self.settings.private_dir, 2)
         await self._open_gate()
         await self.adopt()
-        listener = asyncio.create_task(self._listen())
+        listener = asyncio.create_task(
+            listen_queue(self.client, self._wake, self.settings.poll_interval)
+        )
         reporter = asyncio.create_task(self.live.run(self.sessions.values, stop))
         next_poll = 0.0
         try:
@@ -95,7 +102,7 @@ class Launcher:
                 except EXPECTED as exc:  # a refused look (list_agents...): the next pass retries
                     log.warning("a pass stopped short: %s", exc)
                 await self.leases.renew()
-                await _wait_any(self._wake, stop, self.settings.watch_interval)
+                await wait_any(self._wake, stop, self.settings.watch_interval)
         finally:
             for helper in (listener, reporter):
                 helper.cancel()
@@ -131,7 +138,7 @@ class Launcher:
         if not await self.repo.call("has_identity"):
             self._agent_env = dict(AGENT_IDENTITY)
         for agent in (await self._server_agents()).values():
-            session = _session_of(agent, self.settings)
+            session = session_of(agent, self.settings)
             self.sessions[session.agent_id] = session
             session.confirmed = bool(agent.get("last_seen_at"))
             # list_agents carries no title; the merge commit of an adopted task needs it.
@@ -237,12 +244,12 @@ class Launcher:
 
     async def _worktree(self, session: AgentSession, task: dict[str, Any]) -> Holding:
         """A worker's own branch, or for a validator a read-only checkout of what it judges."""
+        live = {s.task_id: s.worktree for s in self.sessions.values() if s.kind == "work"}
         if session.kind == "work":
-            live = {s.task_id: s.worktree for s in self.sessions.values() if s.kind == "work"}
             return await self.worktrees.for_worker(session, task, live)
         if session.validates is not None:
             await self._hand_off(session.validates)
-        return await self.worktrees.for_validator(session)
+        return await self.worktrees.for_validator(session, task.get("base_ref"), live)
 
     async def _hand_off(self, task_id: str) -> None:
         """End the worker of a task under validation first, so its leftovers are committed."""
@@ -282,7 +289,7 @@ class Launcher:
             pane = panes.get(session.session)
             verdict = judge(session, agent, pane, self.settings.start_timeout)
             if verdict is not None:
-                reason = _reason(verdict, agent, pane, self.settings)
+                reason = end_reason(verdict, agent, pane, self.settings)
                 await one_task(self._end(session, verdict, reason), f"ending {session.session}")
                 ended += 1
         return ended
@@ -295,7 +302,7 @@ class Launcher:
         """
         pane = str(await self.tmux.call("capture", session.session, PANE_LOG_LINES))
         await one_task(asyncio.to_thread(self._keep_pane, session, pane), "keeping a pane's log")
-        reason = _with_pane(verdict, reason, pane)
+        reason = with_pane(verdict, reason, pane)
         await self.tmux.call("kill", session.session)
         reason, merge = await self._keep_work(session, verdict, reason)
         await one_task(self.live.final(session), f"reporting the diff stat of {session.task_id}")
@@ -394,66 +401,3 @@ class Launcher:
     async def _panes(self) -> dict[str, PaneState]:
         panes: dict[str, PaneState] = await self.tmux.call("panes")  # type: ignore[assignment]
         return panes
-
-    async def _listen(self) -> None:
-        """Wake the loop on every queue change; re-subscribe after a dropped stream."""
-        while True:
-            try:
-                async with self.client.listen(QUEUE_URI) as subscription:
-                    self._wake.set()  # refetch: nothing is replayed after a re-subscribe
-                    async for _event in subscription:
-                        self._wake.set()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - top-level of the listener task: polling covers
-                log.warning("queue subscription lost (%s); polling until it is back", exc)
-            await asyncio.sleep(min(5.0, self.settings.poll_interval))
-
-
-def _session_of(agent: dict[str, Any], settings: Settings) -> AgentSession:
-    """Rebuild what the launcher knew about an agent from the server's record of it."""
-    name = agent["session_name"]
-    worktree = agent.get("worktree") or str(
-        settings.worktrees_dir / f"{agent['run_id']}-{agent['task_id']}"
-    )
-    return AgentSession(
-        agent["id"], agent["task_id"], agent["run_id"], "",
-        name, Path(worktree), settings.agents_dir / name,
-        private_dir=settings.private_dir / name,
-    )  # fmt: skip
-
-
-def _reason(
-    verdict: Verdict, agent: dict[str, Any] | None, pane: PaneState | None, settings: Settings
-) -> str:
-    if verdict == "finished":
-        return "finished: task done"
-    if verdict == "handed_off":
-        return "its task went to a validator"
-    if verdict == "stopped":
-        return f"task is {agent.get('task_status') if agent else 'closed'}; session ended"
-    if verdict == "no_start":
-        return f"the agent made no MCP call within {settings.start_timeout:.0f}s of starting"
-    if verdict == "died":
-        code = "" if pane is None else f" (exit status {pane.exit_status})"
-        return f"the agent's session ended before it reported its task{code}"
-    return "the server had already ended this agent"
-
-
-def _with_pane(verdict: Verdict, reason: str, pane: str) -> str:
-    """A session that died or never started: say what its pane showed last, and name the
-    dialog (trust, login, approval...) that held an agent that never started."""
-    if verdict not in ("died", "no_start") or not pane:
-        return reason
-    lines = pane.splitlines()
-    dialog = find_dialog(lines[-DIALOG_LINES:]) if verdict == "no_start" else None
-    if dialog is not None:
-        reason = f"{reason}: it was held by {dialog.held_by()}"
-    return f"{reason}; last lines of its pane:\n" + "\n".join(lines[-15:])
-
-
-async def _wait_any(wake: asyncio.Event, stop: asyncio.Event, timeout: float) -> None:
-    waiters = [asyncio.create_task(wake.wait()), asyncio.create_task(stop.wait())]
-    await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    for waiter in waiters:
-        waiter.cancel()

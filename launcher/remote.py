@@ -152,11 +152,14 @@ class RemoteWorktrees(Worktrees):
         await self.repo.call("fetch_branches", wanted)
         return await super().for_worker(session, task, live)
 
-    async def for_validator(self, session: AgentSession) -> Holding:
+    async def for_validator(
+        self, session: AgentSession, submitted_from: str | None, live: dict[str, Path]
+    ) -> Holding:
         checked = session.validates
         branch = task_branch(session.run_id, checked) if checked else run_branch(session.run_id)
-        await self.repo.call("fetch_branches", [branch])
-        return await super().for_validator(session)
+        wanted = [branch, submitted_from] if submitted_from else [branch]
+        await self.repo.call("fetch_branches", wanted)
+        return await super().for_validator(session, submitted_from, live)
 
 
 class HandOver(MergeQueue):

@@ -11,11 +11,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from heph_mcp.printable import printable
 from heph_mcp.services.common import task_branch
+from heph_mcp.settings import Settings
+from launcher.dialogs import find_dialog
 from launcher.tmux import PaneState
 
 Verdict = Literal["gone", "finished", "handed_off", "stopped", "died", "no_start"]
 STOPPED_STATUSES = ("failed", "cancelled", "duplicate")
+
+DIALOG_LINES = 40  # the bottom of the pane, where a dialog would be
 
 
 @dataclass
@@ -83,3 +88,45 @@ def judge(
     if not session.confirmed and time.monotonic() - session.started > start_timeout:
         return "no_start"
     return None
+
+
+def session_of(agent: dict[str, Any], settings: Settings) -> AgentSession:
+    """Rebuild what the launcher knew about an agent from the server's record of it."""
+    name = agent["session_name"]
+    worktree = agent.get("worktree") or str(
+        settings.worktrees_dir / f"{agent['run_id']}-{agent['task_id']}"
+    )
+    return AgentSession(
+        agent["id"], agent["task_id"], agent["run_id"], "",
+        name, Path(worktree), settings.agents_dir / name,
+        private_dir=settings.private_dir / name,
+    )  # fmt: skip
+
+
+def end_reason(
+    verdict: Verdict, agent: dict[str, Any] | None, pane: PaneState | None, settings: Settings
+) -> str:
+    if verdict == "finished":
+        return "finished: task done"
+    if verdict == "handed_off":
+        return "its task went to a validator"
+    if verdict == "stopped":
+        return f"task is {agent.get('task_status') if agent else 'closed'}; session ended"
+    if verdict == "no_start":
+        return f"the agent made no MCP call within {settings.start_timeout:.0f}s of starting"
+    if verdict == "died":
+        code = "" if pane is None else f" (exit status {pane.exit_status})"
+        return f"the agent's session ended before it reported its task{code}"
+    return "the server had already ended this agent"
+
+
+def with_pane(verdict: Verdict, reason: str, pane: str) -> str:
+    """A session that died or never started: say what its pane showed last, and name the
+    dialog (trust, login, approval...) that held an agent that never started."""
+    if verdict not in ("died", "no_start") or not pane:
+        return reason
+    lines = pane.splitlines()
+    dialog = find_dialog(lines[-DIALOG_LINES:]) if verdict == "no_start" else None
+    if dialog is not None:
+        reason = f"{reason}: it was held by {dialog.held_by()}"
+    return f"{reason}; last lines of its pane:\n" + printable("\n".join(lines[-15:]))

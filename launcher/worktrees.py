@@ -47,12 +47,21 @@ class Worktrees:
         await self.repo.call("add_worktree", session.worktree, session.branch, holding.start)
         return holding
 
-    async def for_validator(self, session: AgentSession) -> Holding:
-        """The checked task's branch (its worker has ended), or the run's for a result."""
+    async def for_validator(
+        self, session: AgentSession, submitted_from: str | None, live: dict[str, Path]
+    ) -> Holding:
+        """The checked task's branch (its worker has ended); for a result, the branch of the
+        work task that submitted it, with what a live submitter left uncommitted (the result
+        speaks of that worktree, merged or not), or the run's when there is none."""
         source = Source(run_branch(session.run_id), "run")
         if session.validates is not None:
             branch = task_branch(session.run_id, session.validates)
             source = Source(branch, "checked", session.validates)
+        elif submitted_from and await self.repo.call("resolve", f"refs/heads/{submitted_from}"):
+            source = Source(submitted_from, "checked")
+            submitter = [t for t in live if task_branch(session.run_id, t) == submitted_from]
+            wanted = [Source(submitted_from, "creator", t) for t in submitter]
+            await self._commit_leftovers(wanted, live, session.task_id)
         commit = await self._commit_of(source.branch)
         await self.repo.call("add_review_worktree", session.worktree, commit)
         return plain(commit, source)

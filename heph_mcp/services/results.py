@@ -25,6 +25,7 @@ from heph_mcp.services.common import (
     record_event,
     require_active_run,
     target_run,
+    task_branch,
 )
 from heph_mcp.services.guidance import queue_guidance
 from heph_mcp.services.reviews import result_validation_task
@@ -62,7 +63,10 @@ class ResultService:
                  json.dumps(evidence), ts),
             )  # fmt: skip
             phase = await self._phase_of(db, principal, workflow.phases[-1].id)
-            check = result_validation_task(workflow, run_id, phase, result_id, markdown, evidence)
+            source = await _work_branch(db, run_id, principal.task_id)
+            check = result_validation_task(
+                workflow, run_id, phase, result_id, markdown, evidence, source
+            )
             await TaskService.insert(db, check, ts)
             await record_event(
                 db, principal.id, "result_submitted", run_id=run_id, task_id=principal.task_id,
@@ -156,3 +160,11 @@ async def run_results(store: Store, run_id: str) -> list[Result]:
         "SELECT * FROM results WHERE run_id = ? ORDER BY created_at", (run_id,)
     )
     return [Result.from_row(r) for r in rows]
+
+
+async def _work_branch(db: aiosqlite.Connection, run_id: str, task_id: str | None) -> str | None:
+    """The submitting work task's branch (a user's or a validator's result has none)."""
+    if task_id is None:
+        return None
+    row = await query_one(db, "SELECT kind FROM tasks WHERE id = ?", (task_id,))
+    return task_branch(run_id, task_id) if row is not None and row["kind"] == "work" else None

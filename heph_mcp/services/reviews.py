@@ -50,13 +50,28 @@ def validation_task(workflow: Workflow, work: Mapping[str, Any], iteration: int)
 
 
 def result_validation_task(
-    workflow: Workflow, run_id: str, phase: int, result_id: str, markdown: str, evidence: list[str]
+    workflow: Workflow,
+    run_id: str,
+    phase: int,
+    result_id: str,
+    markdown: str,
+    evidence: list[str],
+    submitted_from: str | None = None,
 ) -> Task:
-    """The check of a submitted result against the workflow's result criteria."""
+    """The check of a submitted result against the workflow's result criteria.
+
+    `submitted_from` is the branch of the work task that submitted it: the result speaks of
+    what that worktree held (the run's branch, the work it built on, its own commits), which
+    may not have merged yet, so the validator checks that branch rather than the run's."""
     criteria = workflow.config.result_criteria or DEFAULT_RESULT_CRITERIA
+    where = (
+        f"The worktree is {submitted_from}, the branch of the task that submitted it: the"
+        " run's branch with the work that task built on and its own commits."
+        if submitted_from
+        else "The worktree is the run's branch with every merged task."
+    )
     parts = [
-        f"Check result {result_id} submitted for run {run_id}. The worktree is the run's"
-        " branch with every merged task.",
+        f"Check result {result_id} submitted for run {run_id}. {where}",
         _section("The result", markdown),
         _section("Its evidence", "\n".join(f"- {e}" for e in evidence)),
         _section("Result criteria", "\n".join(f"- {c}" for c in criteria)),
@@ -65,7 +80,7 @@ def result_validation_task(
     name = workflow.phase(phase).name
     return _task(
         run_id, phase, name, "Validate the run's result", parts,
-        kind="result_validation", result_id=result_id,
+        kind="result_validation", result_id=result_id, base_ref=submitted_from,
     )  # fmt: skip
 
 

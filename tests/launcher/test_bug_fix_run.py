@@ -99,3 +99,58 @@ def _evidence(swarm: Swarm, run: str) -> list[Any]:
             (run,),
         ).fetchall()
     return list(json.loads(rows[-1]["detail"])["evidence"])
+
+
+def unmerged_plan(gate: str) -> str:
+    """The verifier does not wait for the fix to land: the fix is in its worktree only through
+    its lineage, and the fixer holds its own merge back until the result's check has begun."""
+    verify = scripted(
+        "Verify the first_word fix you start from (it has not landed yet).",
+        {"run": RUN_TESTS},
+        {"submit_result": scripted(
+            "first_word('') returns '' with the fix; python3 test_app.py passes.",
+            {"write": gate, "text": "the result's check has its worktree"},
+            {"review_command": RUN_TESTS}),
+         "evidence": ["python3 -B test_app.py: tests pass"]},
+        {"done": "the fix holds; result submitted"},
+    )  # fmt: skip
+    fix = scripted(
+        "first_word('') raises IndexError in app.py; return '' instead.",
+        {"write": "app.py", "text": FIXED},
+        {"commit": "first_word returns '' for empty input"},
+        {"create_task": {"phase": 3, "title": "Verify the first_word fix", "description": verify}},
+        {"wait_file": gate},
+        {"done": scripted("guarded first_word; tests pass", {"review_command": RUN_TESTS})},
+    )  # fmt: skip
+    return scripted(
+        "first_word crashes on empty input",
+        {"create_task": {"phase": 2, "title": "Guard first_word", "description": fix}},
+        {"done": "reproduced: python3 test_app.py fails with IndexError"},
+    )
+
+
+async def test_a_result_is_checked_on_the_branch_it_was_found_on_before_its_fix_lands(
+    swarm: Swarm,
+):
+    project = swarm.settings.project
+    (project / "app.py").write_text(BUGGY)
+    (project / "test_app.py").write_text(TESTS)
+    git(project, "add", "app.py", "test_app.py")
+    git(project, "commit", "-q", "-m", "the buggy app and its test")
+    await swarm.start_launcher()
+
+    run = await swarm.start(unmerged_plan(str(swarm.exchange / "checking")), workflow="bug_fix")
+    status = await swarm.wait(run, lambda s: bool(s["results"]) and s["results"][0]["status"]
+                              != "pending", timeout=150)  # fmt: skip
+
+    assert [(r["status"], r["feedback"]) for r in status["results"]] == [
+        ("validated", "python3 -B test_app.py exited 0")
+    ]
+    checker = next(t for p in status["phases"] for t in p["tasks"]
+                   if t["title"] == "Validate the run's result")  # fmt: skip
+    verifier = next(t for p in status["phases"] for t in p["tasks"]
+                    if t["title"].startswith("Verify the first_word fix"))  # fmt: skip
+    detail = await swarm.user.call("get_task", task_id=checker["id"])
+    assert f"The worktree is heph/{run}-{verifier['id']}" in detail["description"]
+    status = await swarm.wait(run, lambda s: s["run"]["status"] == "completed", timeout=120)
+    assert swarm.git("show", f"heph/{run}:app.py") == FIXED.strip()
