@@ -30,9 +30,10 @@ from phases import AgentSpec
 # An SQL tuple literal built from constants, never from input.
 ACTIVE = "(" + ", ".join(f"'{s}'" for s in ACTIVE_STATUSES) + ")"
 # Queued tasks of active runs still under their own caps, best first (priority, then age);
-# the first whose labels the worker has is claimed.
+# the first whose labels the worker has is claimed (see _fitting for labelled workers).
 NEXT_QUEUED = (
-    "SELECT t.id, t.run_id, t.phase, t.requires FROM tasks t JOIN runs r ON r.id = t.run_id"
+    "SELECT t.id, t.run_id, t.phase, t.priority, t.requires"
+    " FROM tasks t JOIN runs r ON r.id = t.run_id"
     " WHERE t.status IN ('queued', 'needs_work') AND r.status = 'active'"
     " AND r.paused_at IS NULL AND r.over_budget_at IS NULL"  # paused or spent: nothing new
     " AND (SELECT COUNT(*) FROM tasks a"
@@ -130,15 +131,23 @@ class AgentService:
     async def _fitting(
         self, db: aiosqlite.Connection, labels: set[str]
     ) -> tuple[aiosqlite.Row | None, int]:
-        """The best candidate whose required labels the worker has, and how many it passed."""
-        unfit = 0
+        """The best candidate whose required labels the worker has, and how many it passed.
+
+        Among the best priority's candidates, a task that needs labels goes first: only a
+        worker with them can run it, while plain work can go to any worker."""
+        unfit, first = 0, None
         for row in await query_all(db, NEXT_QUEUED):
+            if first is not None and row["priority"] < first["priority"]:
+                break
             phase = (await self._reader.workflows.get(row["run_id"])).phase(row["phase"])
             needed = set(json.loads(row["requires"] or "[]")) | set(phase.requires)
-            if needed <= labels:
+            if not needed <= labels:
+                unfit += 1
+            elif needed:
                 return row, unfit
-            unfit += 1
-        return None, unfit
+            elif first is None:
+                first = row
+        return first, unfit
 
     async def register(
         self,

@@ -106,8 +106,8 @@ async def test_two_workers_share_a_run_within_their_slots_and_everything_merges_
     workers.append(start_worker(server.settings, tmp_path, "worker-plain", slots=2))
     goal = scripted(
         "Fan out four tasks, one of them needing a GPU.",
+        gated(TOPICS[4], 4, gate, requires=["gpu"]),  # first: plain work cannot crowd it out
         *[gated(t, n, gate) for n, t in enumerate(TOPICS[:3])],
-        gated(TOPICS[4], 4, gate, requires=["gpu"]),
         {"done": "fanned out"},
     )
     run = await server.start(goal)

@@ -52,6 +52,26 @@ async def test_a_task_that_requires_a_label_goes_only_to_a_worker_that_has_it(he
     assert mac["task"]["id"] == wanted["id"]
 
 
+async def test_a_labelled_worker_takes_the_work_only_it_can_run_before_plain_work(heph):
+    run = (await heph.start_run())["run_id"]
+    async with heph.user() as user:
+        plain = await _call(user, "create_task", run=run, phase=1, title="Fix the outage",
+                            description="Now", priority="critical")  # fmt: skip
+        gpu = await _call(user, "create_task", run=run, phase=1, title="Train the model",
+                          description="Needs the GPU", priority="critical",
+                          requires=["gpu"])  # fmt: skip
+        later = await _call(user, "create_task", run=run, phase=1, title="Retrain later",
+                            description="Needs the GPU, not urgent", priority="low",
+                            requires=["gpu"])  # fmt: skip
+
+    first = await _claim(heph, "gpu-box", ["gpu"])
+    second = await _claim(heph, "gpu-box", ["gpu"])
+
+    assert first["task"]["id"] == gpu["id"]  # only it can run this; any worker the older one
+    assert second["task"]["id"] == plain["id"]  # a lower priority's GPU task waits its turn
+    assert later["status"] == "queued"
+
+
 async def test_a_phase_that_requires_a_label_keeps_every_task_of_it_to_such_workers(heph):
     async with heph.user() as user:
         await _call(user, "register_workflow", definition=PLACED)
