@@ -108,6 +108,8 @@ async def test_a_prd_run_chains_tickets_sends_work_back_once_and_stops_all_on_it
     )  # fmt: skip
     await swarm.wait(run, lambda s: s["run"]["status"] == "completed", timeout=150)
     await swarm.wait_until(lambda: not swarm.tmux.panes(), timeout=30)
+    # A session's pane goes first; its exit is reported once its work is kept and cleaned up.
+    await swarm.wait_until(lambda: not _running_agents(swarm, run), timeout=30)
     async with swarm.ops() as ops:
         leftovers = (await ops.call("list_agents", run=run))["agents"]
 
@@ -161,3 +163,11 @@ def _resolved(events: list[tuple[str, dict[str, Any]]], name: str, tasks: dict) 
     ticket_of = {"Greeting": "Write hello.txt", "Report": "Report the greeting"}[name]
     ticket_id = tasks[ticket_of]["ticket_id"]
     return next(d["id"] for k, d in events if k == "ticket_resolved" and ticket_id in json.dumps(d))
+
+
+def _running_agents(swarm, run: str) -> list[str]:
+    with swarm.db() as db:
+        rows = db.execute(
+            "SELECT id FROM agents WHERE run_id = ? AND status = 'running'", (run,)
+        ).fetchall()
+    return [row["id"] for row in rows]
