@@ -31,33 +31,50 @@ def plan() -> str:
         "Verify the fix of first_word on empty input.",
         {"wait_parent_merged": True},
         {"run": RUN_TESTS},
-        {"submit_result": scripted(
-            "first_word('') returns '' (fix commit on the run's branch); python3 test_app.py"
-            " passes.", {"review_command": RUN_TESTS}),
-         "evidence": ["python3 -B test_app.py: tests pass"]},
+        _result("first_word('') returns '' (fix commit on the run's branch); python3"
+                " test_app.py passes."),
         {"done": "the fix holds; result submitted"},
     )  # fmt: skip
-    fix = scripted(
+    return _reproduce(_fix(verify), {"run": RUN_TESTS})
+
+
+def _result(markdown: str, *checks_first: dict[str, Any]) -> dict[str, Any]:
+    """Submit the run's result; its validator runs the tests (after `checks_first`)."""
+    check = scripted(markdown, *checks_first, {"review_command": RUN_TESTS})
+    return {"submit_result": check, "evidence": ["python3 -B test_app.py: tests pass"]}
+
+
+def _fix(verify: str, *before_done: dict[str, Any]) -> str:
+    """The fixer: edit, commit, queue the verifier; its validator runs the tests."""
+    return scripted(
         "first_word('') raises IndexError in app.py; return '' instead.",
         {"write": "app.py", "text": FIXED},
         {"commit": "first_word returns '' for empty input"},
         {"create_task": {"phase": 3, "title": "Verify the first_word fix", "description": verify}},
+        *before_done,
         {"done": scripted("guarded first_word; tests pass", {"review_command": RUN_TESTS})},
     )  # fmt: skip
+
+
+def _reproduce(fix: str, *first: dict[str, Any]) -> str:
     return scripted(
         "first_word crashes on empty input",
-        {"run": RUN_TESTS},
+        *first,
         {"create_task": {"phase": 2, "title": "Guard first_word", "description": fix}},
         {"done": "reproduced: python3 test_app.py fails with IndexError"},
     )
 
 
-async def test_a_bug_fix_run_completes_by_itself_once_its_verified_result_passes(swarm: Swarm):
+def _commit_the_bug(swarm: Swarm) -> None:
     project = swarm.settings.project
     (project / "app.py").write_text(BUGGY)
     (project / "test_app.py").write_text(TESTS)
     git(project, "add", "app.py", "test_app.py")
     git(project, "commit", "-q", "-m", "the buggy app and its test")
+
+
+async def test_a_bug_fix_run_completes_by_itself_once_its_verified_result_passes(swarm: Swarm):
+    _commit_the_bug(swarm)
     await swarm.start_launcher()
 
     run = await swarm.start(plan(), workflow="bug_fix")
@@ -107,36 +124,17 @@ def unmerged_plan(gate: str) -> str:
     verify = scripted(
         "Verify the first_word fix you start from (it has not landed yet).",
         {"run": RUN_TESTS},
-        {"submit_result": scripted(
-            "first_word('') returns '' with the fix; python3 test_app.py passes.",
-            {"write": gate, "text": "the result's check has its worktree"},
-            {"review_command": RUN_TESTS}),
-         "evidence": ["python3 -B test_app.py: tests pass"]},
+        _result("first_word('') returns '' with the fix; python3 test_app.py passes.",
+                {"write": gate, "text": "the result's check has its worktree"}),
         {"done": "the fix holds; result submitted"},
     )  # fmt: skip
-    fix = scripted(
-        "first_word('') raises IndexError in app.py; return '' instead.",
-        {"write": "app.py", "text": FIXED},
-        {"commit": "first_word returns '' for empty input"},
-        {"create_task": {"phase": 3, "title": "Verify the first_word fix", "description": verify}},
-        {"wait_file": gate},
-        {"done": scripted("guarded first_word; tests pass", {"review_command": RUN_TESTS})},
-    )  # fmt: skip
-    return scripted(
-        "first_word crashes on empty input",
-        {"create_task": {"phase": 2, "title": "Guard first_word", "description": fix}},
-        {"done": "reproduced: python3 test_app.py fails with IndexError"},
-    )
+    return _reproduce(_fix(verify, {"wait_file": gate}))
 
 
 async def test_a_result_is_checked_on_the_branch_it_was_found_on_before_its_fix_lands(
     swarm: Swarm,
 ):
-    project = swarm.settings.project
-    (project / "app.py").write_text(BUGGY)
-    (project / "test_app.py").write_text(TESTS)
-    git(project, "add", "app.py", "test_app.py")
-    git(project, "commit", "-q", "-m", "the buggy app and its test")
+    _commit_the_bug(swarm)
     await swarm.start_launcher()
 
     run = await swarm.start(unmerged_plan(str(swarm.exchange / "checking")), workflow="bug_fix")
