@@ -25,7 +25,7 @@ from rich.markup import escape
 from claude_config.confinement import network_is_open
 from guardian.runner import run_guardian
 from heph_mcp.board import board_link
-from heph_mcp.client import HephCallError, HephClient
+from heph_mcp.client import HephClient
 from heph_mcp.commands import controls
 from heph_mcp.commands.live_view import render_agent_output, render_task_detail
 from heph_mcp.commands.logs import setup_up_logging
@@ -373,21 +373,12 @@ def status_cmd(
     if task is not None or agent is not None:
         _live_status(settings, task, agent, watch, interval)
         return
-    try:
+    with controls.server_errors(settings):
         if watch:
             with contextlib.suppress(KeyboardInterrupt):
                 asyncio.run(_watch_status(settings, run, interval))
             return
         status = asyncio.run(_fetch_status(settings, run))
-    except HephCallError as exc:
-        errors.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(1) from None
-    except Exception as exc:  # noqa: BLE001 - top-level handler: name the cause and the fix
-        errors.print(
-            f"[red]error:[/] cannot reach the server at {settings.url} ({exc}); "
-            "start it with `heph up` in the project, or pass --project"
-        )
-        raise typer.Exit(1) from None
     console.print(render_status(status))
 
 
@@ -399,7 +390,7 @@ def _live_status(
         view = functools.partial(_fetch_view, settings, "get_task_detail", "task_id", task)
     else:
         view = functools.partial(_fetch_view, settings, "get_agent_output", "agent_id", agent)
-    try:
+    with controls.server_errors(settings):
         if not watch:
             console.print(asyncio.run(view()))
             return
@@ -407,15 +398,6 @@ def _live_status(
             while True:
                 live.update(asyncio.run(view()))
                 time.sleep(interval)  # a display refresh, not a wait on a condition
-    except HephCallError as exc:
-        errors.print(f"[red]error:[/] {escape(str(exc))}")
-        raise typer.Exit(1) from None
-    except Exception as exc:  # noqa: BLE001 - top-level handler: name the cause and the fix
-        errors.print(
-            f"[red]error:[/] cannot reach the server at {settings.url} ({exc}); "
-            "start it with `heph up` in the project, or pass --project"
-        )
-        raise typer.Exit(1) from None
 
 
 async def _fetch_view(settings: Settings, tool: str, key: str, value: str | None) -> Group:

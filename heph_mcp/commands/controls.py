@@ -4,7 +4,8 @@ controls from a terminal, each one call of the user tool of the same job."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -26,8 +27,17 @@ def call(
 ) -> None:
     """Call one user tool on the project's running server and print what happened."""
     settings = load_settings(project)
-    try:
+    with server_errors(settings):
         answer = asyncio.run(_call(settings, tool, args))
+    console.print(escape(say(answer)))
+
+
+@contextlib.contextmanager
+def server_errors(settings: Settings) -> Iterator[None]:
+    """The end of a command that talks to the server: a refusal is printed as the server
+    worded it, anything else as an unreachable server with how to start it; both exit 1."""
+    try:
+        yield
     except HephCallError as exc:
         errors.print(f"[red]error:[/] {escape(str(exc))}")
         raise typer.Exit(1) from None
@@ -35,7 +45,6 @@ def call(
         errors.print(f"[red]error:[/] cannot reach the server at {settings.url} ({exc}); "
                      "start it with `heph up` in the project, or pass --project")  # fmt: skip
         raise typer.Exit(1) from None
-    console.print(escape(say(answer)))
 
 
 async def _call(settings: Settings, tool: str, args: dict[str, Any]) -> dict[str, Any]:
