@@ -149,18 +149,17 @@ class Board:
         return PlainTextResponse(why + NO_TOKEN, status_code=401, headers=NO_STORE)
 
     async def snapshot(self, request: Request) -> Response:
-        services = await self._user_services(request)
-        if isinstance(services, Response):
-            return services
+        signed_in = await self._signed_in(request)
+        if isinstance(signed_in, Response):
+            return signed_in
+        _, services = signed_in
         return JSONResponse(await self._snapshot.of(services)(), headers=NO_STORE)
 
     async def memories(self, request: Request) -> Response:
-        caller = await self._caller(request)
-        if not isinstance(caller, Principal):
-            return caller
-        services = self._services()
-        if services is None:
-            return _starting()
+        signed_in = await self._signed_in(request)
+        if isinstance(signed_in, Response):
+            return signed_in
+        caller, services = signed_in
         query = request.query_params.get("q", "")
         run = request.query_params.get("run") or None
         try:
@@ -170,9 +169,10 @@ class Board:
         return JSONResponse({"hits": [h.model_dump() for h in hits]}, headers=NO_STORE)
 
     async def events(self, request: Request) -> Response:
-        services = await self._user_services(request)
-        if isinstance(services, Response):
-            return services
+        signed_in = await self._signed_in(request)
+        if isinstance(signed_in, Response):
+            return signed_in
+        _, services = signed_in
         store = services.store
         stream = snapshot_events(
             self._snapshot.of(services),
@@ -187,19 +187,20 @@ class Board:
         )
 
     async def task_detail(self, request: Request) -> Response:
+        signed_in = await self._signed_in(request)
+        if isinstance(signed_in, Response):
+            return signed_in
+        caller, services = signed_in
+        return await task_detail_response(services, caller, request.path_params["task_id"])
+
+    async def _signed_in(self, request: Request) -> tuple[Principal, Services] | Response:
+        """The user and the services, or the answer that says why not (401, or 503 while
+        the server starts)."""
         caller = await self._caller(request)
         if not isinstance(caller, Principal):
             return caller
         services = self._services()
-        if services is None:
-            return _starting()
-        return await task_detail_response(services, caller, request.path_params["task_id"])
-
-    async def _user_services(self, request: Request) -> Services | Response:
-        caller = await self._caller(request)
-        if not isinstance(caller, Principal):
-            return caller
-        return self._services() or _starting()
+        return (caller, services) if services is not None else _starting()
 
 
 def _starting() -> Response:
