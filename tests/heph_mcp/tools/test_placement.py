@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ticketkit import call, refused
+
 PLACED = {
     "name": "placed",
     "description": "A phase that needs a GPU",
@@ -15,27 +17,15 @@ PLACED = {
 }
 
 
-async def _call(client, tool: str, **args: Any) -> dict[str, Any]:
-    result = await client.call_tool(tool, args, raise_on_error=False)
-    assert not result.is_error, result.content[0].text
-    return result.structured_content  # type: ignore[return-value]
-
-
-async def _error(client, tool: str, **args: Any) -> str:
-    result = await client.call_tool(tool, args, raise_on_error=False)
-    assert result.is_error
-    return str(result.content[0].text)
-
-
 async def _claim(heph, worker: str, labels: list[str]) -> dict[str, Any]:
     async with heph.ops() as ops:
-        return await _call(ops, "claim_task", worker=worker, slots=8, labels=labels)
+        return await call(ops, "claim_task", worker=worker, slots=8, labels=labels)
 
 
 async def test_a_task_that_requires_a_label_goes_only_to_a_worker_that_has_it(heph):
     run = (await heph.start_run())["run_id"]
     async with heph.user() as user:
-        wanted = await _call(user, "create_task", run=run, phase=1, title="Profile on macOS",
+        wanted = await call(user, "create_task", run=run, phase=1, title="Profile on macOS",
                              description="Only a Mac shows it", priority="critical",
                              requires=["macos"])  # fmt: skip
     assert wanted["requires"] == ["macos"]
@@ -55,12 +45,12 @@ async def test_a_task_that_requires_a_label_goes_only_to_a_worker_that_has_it(he
 async def test_a_labelled_worker_takes_the_work_only_it_can_run_before_plain_work(heph):
     run = (await heph.start_run())["run_id"]
     async with heph.user() as user:
-        plain = await _call(user, "create_task", run=run, phase=1, title="Fix the outage",
+        plain = await call(user, "create_task", run=run, phase=1, title="Fix the outage",
                             description="Now", priority="critical")  # fmt: skip
-        gpu = await _call(user, "create_task", run=run, phase=1, title="Train the model",
+        gpu = await call(user, "create_task", run=run, phase=1, title="Train the model",
                           description="Needs the GPU", priority="critical",
                           requires=["gpu"])  # fmt: skip
-        later = await _call(user, "create_task", run=run, phase=1, title="Retrain later",
+        later = await call(user, "create_task", run=run, phase=1, title="Retrain later",
                             description="Needs the GPU, not urgent", priority="low",
                             requires=["gpu"])  # fmt: skip
 
@@ -74,9 +64,9 @@ async def test_a_labelled_worker_takes_the_work_only_it_can_run_before_plain_wor
 
 async def test_a_phase_that_requires_a_label_keeps_every_task_of_it_to_such_workers(heph):
     async with heph.user() as user:
-        await _call(user, "register_workflow", definition=PLACED)
+        await call(user, "register_workflow", definition=PLACED)
         run = (await heph.start_run(workflow="placed", goal="train it"))["run_id"]
-        await _call(user, "create_task", run=run, phase=2, title="Train the model",
+        await call(user, "create_task", run=run, phase=2, title="Train the model",
                     description="Needs CUDA", priority="critical")  # fmt: skip
     first = await _claim(heph, "cpu-box", [])
     nothing = await _claim(heph, "cpu-box", [])
@@ -89,7 +79,7 @@ async def test_a_phase_that_requires_a_label_keeps_every_task_of_it_to_such_work
 async def test_a_label_that_is_no_label_is_refused_with_what_is_allowed(heph):
     run = (await heph.start_run())["run_id"]
     async with heph.user() as user:
-        said = await _error(user, "create_task", run=run, phase=1, title="x", description="y",
+        said = await refused(user, "create_task", run=run, phase=1, title="x", description="y",
                             requires=["GPU with spaces"])  # fmt: skip
     assert "requires" in said and "pattern" in said
 
@@ -98,12 +88,12 @@ async def test_merges_handed_over_by_remote_workers_go_to_the_server_hosts_launc
     await heph.start_run()
     agent = await heph.launch_agent(worker="far-away")
     async with heph.client(agent.token) as client:
-        await _call(client, "update_task_status", status="done", summary="done")
+        await call(client, "update_task_status", status="done", summary="done")
     async with heph.ops() as ops:
-        await _call(ops, "record_merge", task_id=agent.task_id, state="queued", worker="remote")
-        taken = await _call(ops, "take_merges", worker="server-host")
-        again = await _call(ops, "take_merges", worker="another-host")
-        pending = await _call(ops, "pending_merges", worker="server-host")
+        await call(ops, "record_merge", task_id=agent.task_id, state="queued", worker="remote")
+        taken = await call(ops, "take_merges", worker="server-host")
+        again = await call(ops, "take_merges", worker="another-host")
+        pending = await call(ops, "pending_merges", worker="server-host")
     assert [m["task_id"] for m in taken["merges"]] == [agent.task_id]
     assert taken["merges"][0]["worker"] == "server-host"
     assert again["merges"] == []
