@@ -31,6 +31,7 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
+from launch import TOPICS  # noqa: E402  (the same task topics as the launch bench)
 from swarmkit import Swarm, make_project, running_swarm, scripted, swarm_settings  # noqa: E402
 from workerkit import WorkerProcess, start_worker  # noqa: E402
 
@@ -38,10 +39,6 @@ from heph_mcp.client import all_tasks_finished, merges_settled  # noqa: E402
 from heph_mcp.memory.embedder import LocalEmbedder  # noqa: E402
 
 console = Console()
-TOPICS = [
-    "parser", "cache", "login route", "scheduler", "exporter", "uploader", "search index",
-    "date picker", "config loader", "invoice service", "websocket hub", "task queue",
-]  # fmt: skip
 
 
 def description(n: int) -> str:
