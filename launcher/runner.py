@@ -81,6 +81,14 @@ def preflight(settings: Settings) -> tuple[GitRepo, Tmux]:
     return repo, tmux
 
 
+async def connect(client: HephClient, url: str, fix: str) -> None:
+    """Open the client, or stop with why the server cannot be reached and `fix`."""
+    try:
+        await client.__aenter__()
+    except Exception as exc:  # noqa: BLE001 - top-level: any connect failure gets the same fix
+        raise LauncherError(f"cannot reach the Hephaestus server at {url} ({exc}): {fix}") from None
+
+
 async def run_launcher(
     settings: Settings,
     stop: asyncio.Event,
@@ -91,13 +99,7 @@ async def run_launcher(
     repo, tmux = preflight(settings)
     url = url or running_url(settings) or settings.url
     client = HephClient(url, local_token(settings.secrets_dir, "ops"))
-    try:
-        await client.__aenter__()
-    except Exception as exc:  # noqa: BLE001 - top-level: any connect failure gets the same fix
-        raise LauncherError(
-            f"cannot reach the Hephaestus server at {url} ({exc}): start it with `heph serve` "
-            "or `heph up`, or pass --server URL"
-        ) from None
+    await connect(client, url, "start it with `heph serve` or `heph up`, or pass --server URL")
     try:
         await Launcher(settings, client, repo, tmux, observer=observer).run(stop)
     finally:

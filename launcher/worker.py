@@ -23,7 +23,7 @@ from heph_mcp.settings import Settings
 from launcher.git_repo import GitError
 from launcher.launcher import Observer
 from launcher.remote import RemoteRepo, WorkerLauncher, git_url
-from launcher.runner import LauncherError
+from launcher.runner import LauncherError, connect
 from launcher.runner import preflight as launcher_preflight
 
 log = logging.getLogger("heph.worker")
@@ -62,24 +62,21 @@ def ops_token(settings: Settings) -> str:
 
 
 def check_tools() -> None:
-    for program, fix in (
-        ("git", "install git 2.38 or newer (apt-get install git)"),
-        ("tmux", "install tmux (apt-get install tmux / brew install tmux)"),
-    ):
-        if shutil.which(program) is None:
-            raise LauncherError(f"{program} not found on PATH: {fix}")
+    """git, which the worker's clone needs before anything; tmux is checked by Tmux() in the
+    launcher's own preflight, with its fix."""
+    if shutil.which("git") is None:
+        raise LauncherError(
+            "git not found on PATH: install git 2.38 or newer (apt-get install git)"
+        )
 
 
 async def check_server(client: HephClient, url: str) -> None:
     """The server answers, and the token is its ops token."""
-    try:
-        await client.__aenter__()
-    except Exception as exc:  # noqa: BLE001 - top-level: any connect failure gets the same fix
-        raise LauncherError(
-            f"cannot reach the Hephaestus server at {url} ({exc}): check the URL (the server's"
-            " public_url ends in /mcp), that `heph up` runs there, and that a host other than"
-            " loopback can reach it (`heph up --host 0.0.0.0` behind TLS, see the README)"
-        ) from None
+    await connect(
+        client, url, "check the URL (the server's public_url ends in /mcp), that `heph up` runs"
+        " there, and that a host other than loopback can reach it (`heph up --host 0.0.0.0`"
+        " behind TLS, see the README)",
+    )  # fmt: skip
     me = await client.call("whoami")
     if me.get("role") != "ops":
         await client.__aexit__(None, None, None)
