@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 from rich.console import Console
 
 from guardian.runner import run_guardian
-from heph_mcp.client import HephClient, LocalServer
+from heph_mcp.client import HephClient, LocalServer, merges_settled
 from heph_mcp.memory.embedder import Embedder
 from heph_mcp.settings import Settings
 from launcher.runner import preflight as launcher_preflight
@@ -46,7 +46,7 @@ def run_ended(status: Status) -> bool:
 
 def settled(runs: list[Status]) -> bool:
     """No agent runs and no merge waits, in any run: nothing would be cut short."""
-    return all(not r["agents"] and not r.get("merge_queue") for r in runs)
+    return all(merges_settled(r) for r in runs)
 
 
 class LocalSwarm:
