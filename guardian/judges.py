@@ -17,6 +17,9 @@ ANALYSIS_PHASES = re.compile(
 )
 BLOCKED = "blocked_on_dialog"
 NOT_SOURCE = re.compile(r"(\.md|\.txt|\.rst|\.adoc)$|^(docs?|notes)/", re.IGNORECASE)
+# A file tool's target or a `cd`'s folder, each standing as its own word: a path that
+# merely contains "cd" (a task id such as "tfdda9acd/brief.md") is no `cd` command.
+AIMED_AT = re.compile(r"(?<![\w/.-])(?:(?:Write|Update|Edit)\(\s*|cd[ \t]+)(/[^\s)]+)")
 
 
 @dataclass
@@ -87,8 +90,9 @@ class HeuristicJudge:
         )  # fmt: skip
 
     def _outside(self, obs: Observation) -> Verdict | None:
-        paths = re.findall(r"(?:Write|Update|Edit|cd)\(?\s*(/[^\s)]+)", "\n".join(obs.new_lines))
-        outside = [p for p in paths if obs.worktree and not p.startswith(obs.worktree)]
+        paths = AIMED_AT.findall("\n".join(obs.new_lines))
+        root = obs.worktree.rstrip("/")
+        outside = [p for p in paths if root and p != root and not p.startswith(root + "/")]
         if not outside:
             return None
         return Verdict(

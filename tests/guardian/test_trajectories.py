@@ -66,3 +66,28 @@ async def test_a_dialog_outranks_every_other_finding_and_is_never_steered():
     assert verdict.summary == (
         "blocked on dialog (trust): Is this a project you created or one you trust?"
     )
+
+
+@pytest.mark.parametrize(
+    ("line", "outside"),
+    [
+        # A worktree named after a task id ending in "cd" once read as `cd /brief.md`.
+        ("Read /wt/r6b876b-tfdda9acd/brief.md.", None),
+        ("⏺ Write(/wt/abcd/notes.md)", None),
+        ("⏺ Bash(cd /wt && pytest -q)", None),
+        ("⏺ Update(/etc/hosts)", "/etc/hosts"),
+        ("⏺ Bash(cd /srv/other && make)", "/srv/other"),
+        ("  cd /tmp/elsewhere", "/tmp/elsewhere"),
+    ],
+)
+async def test_only_a_tool_or_cd_aimed_outside_the_worktree_counts_as_outside(line, outside):
+    observation = Observation(
+        agent_id="a", task_id="t", run_id="r", phase="implementation", task_title="Fix it",
+        session="s", worktree="/wt", new_lines=[line], tail=[], unchanged_cycles=0,
+        at_prompt=False, busy=True, changed_files=[], repeated_errors={}, dialog=None,
+    )  # fmt: skip
+    verdict = await HeuristicJudge().judge(observation)
+    if outside is None:
+        assert verdict.state != "drifting", verdict.summary
+    else:
+        assert verdict.state == "drifting" and outside in (verdict.steering or "")
