@@ -19,6 +19,7 @@ STYLES = {
     "queued": "cyan", "started": "blue", "done": "green", "validated": "green",
     "merged": "bold green", "conflict": "yellow", "steered": "magenta", "failed": "bold red",
     "cancelled": "red", "stopped": "red", "paused": "yellow", "resumed": "cyan",
+    "result": "bold cyan", "rejected": "yellow", "budget": "yellow", "completed": "bold green",
 }  # fmt: skip
 
 
@@ -26,7 +27,9 @@ def render_line(line: EventLine) -> Text:
     """`12:04:31 merged    r1a2b3c4 t5e6f7a8 Write the parser` (markup in titles stays text)."""
     text = Text(time.strftime("%H:%M:%S ", time.localtime(line.at)), style="dim")
     text.append(f"{line.word:<9} ", style=STYLES.get(line.word, ""))
-    text.append(f"{line.run_id} {line.task_id} ", style="dim")
+    text.append(
+        f"{line.run_id} {line.task_id} " if line.task_id else f"{line.run_id} ", style="dim"
+    )
     text.append(printable(line.title))  # agents write titles and failure reasons
     if line.note:
         text.append(f" ({printable(line.note)})", style="dim")

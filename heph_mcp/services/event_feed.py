@@ -36,6 +36,13 @@ WORDS = {
     "user_message": "told",
     "run_paused": "paused",
     "run_resumed": "resumed",
+    # How a run ends: its result, its budget, its close (these name the run's goal).
+    "result_submitted": "result",
+    "result_rejected": "rejected",
+    "budget_warning": "budget",
+    "run_over_budget": "budget",
+    "run_completed": "completed",
+    "run_cancelled": "cancelled",
 }
 NOTES = {
     "run_started": "a new run's first task",
@@ -44,6 +51,9 @@ NOTES = {
     "merge_nothing": "nothing new to merge",
     "merge_verify_failed": "its merge failed the verify check",
     "task_retried_by_user": "by the user",
+    "result_submitted": "submitted; its check is queued",
+    "budget_warning": "used {used} of the budget",
+    "run_over_budget": "over budget ({used}): nothing new launches",
 }
 REASONED = (
     "task_retried",
@@ -54,8 +64,8 @@ REASONED = (
 )
 QUERY = (
     "SELECT e.id, e.kind, e.run_id, e.task_id, e.detail, e.at, t.title, t.validates,"
-    " v.title AS checked_title FROM events e LEFT JOIN tasks t ON t.id = e.task_id"
-    " LEFT JOIN tasks v ON v.id = t.validates"
+    " v.title AS checked_title, r.goal FROM events e LEFT JOIN tasks t ON t.id = e.task_id"
+    " LEFT JOIN tasks v ON v.id = t.validates LEFT JOIN runs r ON r.id = e.run_id"
     f" WHERE e.id > ? AND e.kind IN ({', '.join('?' * len(WORDS))}) ORDER BY e.id LIMIT ?"
 )
 
@@ -94,16 +104,27 @@ def _line(row: object) -> EventLine | None:
         return None  # blocked or a duplicate: not queued
     if kind == "review_given" and not detail.get("passed"):
         return None  # a failed check shows as the task going back to work
-    note = NOTES.get(kind, "")
-    if kind == "task_priority_changed" and detail.get("priority"):
-        note = str(detail["priority"])
-    if kind in REASONED and detail.get("reason"):
-        note = f"{note}: {detail['reason']}" if note else str(detail["reason"])
+    note = _note(kind, detail)
     # A validation names the task it checked; a result validation has none and names itself.
     checked = kind == "review_given" and data["validates"] is not None
     task_id = data["validates"] if checked else data["task_id"]
     title = data["checked_title"] if checked else data["title"]
     return EventLine(
         id=data["id"], at=data["at"], word=WORDS[kind], run_id=data["run_id"] or "",
-        task_id=task_id or "", title=title or "", note=note.splitlines()[0][:160] if note else "",
+        task_id=task_id or "", title=title or (data["goal"] if not task_id else "") or "",
+        note=note.splitlines()[0][:160] if note else "",
     )  # fmt: skip
+
+
+def _note(kind: str, detail: dict[str, object]) -> str:
+    note = NOTES.get(kind, "").format(used=detail.get("used", "?"))
+    if kind == "task_priority_changed" and detail.get("priority"):
+        note = str(detail["priority"])
+    if kind in REASONED and detail.get("reason"):
+        note = f"{note}: {detail['reason']}" if note else str(detail["reason"])
+    if kind == "result_rejected":
+        note = f"the run's result: {detail.get('feedback', '')}"
+    cancelled = detail.get("cancelled_tasks")
+    if kind.startswith("run_") and isinstance(cancelled, int) and cancelled:
+        note = f"{cancelled} open task{'s' if cancelled > 1 else ''} cancelled"
+    return note

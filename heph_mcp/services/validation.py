@@ -45,14 +45,16 @@ class ValidationService:
             if evidence:
                 summary += "\n\nEvidence:\n" + "\n".join(f"- {e}" for e in evidence)
             await _close(db, validator["id"], "done", summary)
-            if validator["kind"] == "validation":
-                outcome = await self._judge_task(db, validator, passed, feedback)
-            else:
-                outcome = await self._results.decide(db, validator, passed, feedback)
+            # Recorded before its consequences (a run completed, a task sent back), so the
+            # history reads in the order things happened.
             await record_event(
                 db, principal.id, "review_given", run_id=validator["run_id"],
                 task_id=validator["id"], passed=passed, evidence=evidence,
             )  # fmt: skip
+            if validator["kind"] == "validation":
+                outcome = await self._judge_task(db, validator, passed, feedback)
+            else:
+                outcome = await self._results.decide(db, validator, passed, feedback)
         await self._notifier.queue_changed()
         if validator["kind"] == "validation":
             task = await self._reader.one(validator["validates"])

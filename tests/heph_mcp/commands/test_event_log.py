@@ -114,3 +114,43 @@ async def test_the_operators_own_controls_show_in_the_log_with_what_changed(heph
         ("retried", "by the user: goal fixed"),
         ("queued", ""),  # its dependencies are done, so it is queued at once
     ]
+
+
+async def test_a_runs_result_and_its_ending_show_as_lines_naming_the_run(heph):
+    goal = "the parser crashes on empty input"
+    started = await heph.start_run(goal=goal)
+    run, first = started["run_id"], started["task_id"]
+    finder = await heph.launch_agent()
+    async with heph.client(finder.token) as own:
+        await call(own, "submit_result", markdown="a guessed cause", evidence=["none"])
+    checker = await heph.launch_agent()
+    async with heph.client(checker.token) as own:
+        await call(own, "give_validation_review", passed=False, feedback="no evidence")
+    async with heph.client(finder.token) as own:
+        await call(own, "submit_result", markdown="tokenize() indexes buf[0]", evidence=["ok"])
+    checker = await heph.launch_agent()
+    async with heph.client(checker.token) as own:
+        await call(own, "give_validation_review", passed=True, feedback="reproduced")
+
+    _, lines = await _lines(heph)
+    seen = [(line.word, line.task_id, line.title, line.note) for line in lines
+            if line.run_id == run and line.word in ("result", "rejected", "completed")]  # fmt: skip
+    title = next(line.title for line in lines if line.task_id == first)
+    assert seen == [
+        ("result", first, title, "submitted; its check is queued"),
+        ("rejected", "", goal, "the run's result: no evidence"),
+        ("result", first, title, "submitted; its check is queued"),
+        ("completed", "", goal, "1 open task cancelled"),
+    ]
+    assert lines[-1].word == "completed"  # after the check that led to it
+    rendered = Console(record=True, width=200)
+    rendered.print(render_line(lines[-1]))
+    assert f"completed {run} {goal} (1 open task cancelled)" in rendered.export_text()
+
+
+async def _lines(heph) -> tuple[int, list[EventLine]]:
+    store = await Store.open(heph.settings.db_path)
+    try:
+        return await EventFeed(store).since(0)
+    finally:
+        await store.close()
