@@ -13,7 +13,7 @@ from typing import Protocol
 from guardian.observe import Observation
 
 ANALYSIS_PHASES = re.compile(
-    r"analy|design|reproduce|survey|audit|requirement|investigat|plan|review", re.IGNORECASE
+    r"analy|design|reproduce|recon|survey|audit|requirement|investigat|plan|review", re.IGNORECASE
 )
 BLOCKED = "blocked_on_dialog"
 NOT_SOURCE = re.compile(r"(\.md|\.txt|\.rst|\.adoc)$|^(docs?|notes)/", re.IGNORECASE)

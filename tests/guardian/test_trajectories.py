@@ -91,3 +91,21 @@ async def test_only_a_tool_or_cd_aimed_outside_the_worktree_counts_as_outside(li
         assert verdict.state != "drifting", verdict.summary
     else:
         assert verdict.state == "drifting" and outside in (verdict.steering or "")
+
+
+@pytest.mark.parametrize(
+    ("phase", "drifting"),
+    [("reconnaissance", True), ("analysis", True), ("Requirements review", True),
+     ("implementation", False), ("solving", False), ("verification", False)],
+)  # fmt: skip
+async def test_source_edits_are_drift_only_in_a_phase_that_looks_before_it_changes(phase, drifting):
+    observation = Observation(
+        agent_id="a", task_id="t", run_id="r", phase=phase, task_title="Map the binary",
+        session="s", worktree="/wt", new_lines=["⏺ Update(/wt/keygen.py)"], tail=[],
+        unchanged_cycles=0, at_prompt=False, busy=True, changed_files=["keygen.py", "notes.md"],
+        repeated_errors={}, dialog=None,
+    )  # fmt: skip
+    verdict = await HeuristicJudge().judge(observation)
+    assert (verdict.state == "drifting") is drifting, verdict.summary
+    if drifting:
+        assert "keygen.py" in (verdict.steering or "") and "notes.md" not in verdict.steering
