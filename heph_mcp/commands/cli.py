@@ -419,7 +419,7 @@ async def _fetch_status(settings: Settings, run: str | None) -> dict:
         return await client.status(run)
 
 
-controls.register(app)  # tell, cancel-task, retry, priority, stop-agent, pause, resume
+controls.register(app)  # tell, cancel-task, retry, priority, stop-agent, pause, resume, budget
 
 
 def main() -> None:

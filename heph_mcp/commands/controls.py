@@ -1,5 +1,5 @@
-"""`heph tell | cancel-task | retry | priority | stop-agent | pause | resume`: the operator's
-controls from a terminal, each one call of the user tool of the same job."""
+"""`heph tell | cancel-task | retry | priority | stop-agent | pause | resume | budget`: the
+operator's controls from a terminal, each one call of the user tool of the same job."""
 
 from __future__ import annotations
 
@@ -105,3 +105,19 @@ def register(app: typer.Typer) -> None:
     def resume_cmd(run: str, project: Project = None) -> None:
         """Resume a paused run."""
         call(project, "resume_run", lambda a: f"run {a['run_id']} resumed", run=run)
+
+    @app.command("budget")
+    def budget_cmd(
+        run: str,
+        tokens: Annotated[int | None, typer.Option(help="Token cap (0 lifts it)", min=0)] = None,
+        usd: Annotated[float | None, typer.Option(help="Dollar cap (0 lifts it)", min=0)] = None,
+        project: Project = None,
+    ) -> None:
+        """Change a run's budget; a run raised back under it launches again."""
+        call(project, "set_run_budget", _budget, run=run, budget_tokens=tokens, budget_usd=usd)
+
+
+def _budget(answer: dict[str, Any]) -> str:
+    used = answer.get("budget_used")
+    share = f"{used:.0%} used" if used is not None else "no cap"
+    return f"run {answer['run_id']} budget: {share} ({answer['budget_state']})"

@@ -82,6 +82,50 @@ class CostService:
             budget_used=cost.budget_used,
         )
 
+    async def set_budget(
+        self, principal: Principal, run_id: str, tokens: int | None, usd: float | None
+    ) -> RunCost:
+        """Replace the caps given (0 lifts one), then judge the run afresh: a run back under its
+        budget launches again, and one put over it by a lower cap wraps up as at 100%."""
+        if tokens is None and usd is None:
+            raise InvalidRequest("give budget_tokens, budget_usd or both (0 lifts that cap)")
+        async with self._store.transaction() as db:
+            run = await query_one(
+                db, "SELECT status, budget_tokens, budget_usd FROM runs WHERE id = ?", (run_id,)
+            )
+            if run is None or run["status"] != "active":
+                state = "no run" if run is None else f"{run['status']} run"
+                raise NotFound(f"{state} {run_id!r}; only an active run's budget can change")
+            caps = (
+                (tokens or None) if tokens is not None else run["budget_tokens"],
+                (usd or None) if usd is not None else run["budget_usd"],
+            )
+            await db.execute(
+                "UPDATE runs SET budget_tokens = ?, budget_usd = ?, updated_at = ? WHERE id = ?",
+                (*caps, now(), run_id),
+            )
+            cost = await self._run_cost(partial(query_all, db), run_id)
+            await self._reset_marks(db, cost)
+            await record_event(
+                db, principal.id, "budget_set", run_id=run_id, tokens=caps[0], usd=caps[1],
+                state=cost.budget_state,
+            )  # fmt: skip
+            await self._judge_budget(db, principal, cost)
+        await self._notifier.queue_changed()  # back under budget: its queued work is claimable
+        return cost
+
+    @staticmethod
+    async def _reset_marks(db: aiosqlite.Connection, cost: RunCost) -> None:
+        """Forget the 80% and 100% marks the new budget no longer reaches, so crossing them
+        again is noticed again."""
+        over = cost.budget_state == "over_budget"
+        warned = cost.budget_state in ("warning", "over_budget")
+        await db.execute(
+            "UPDATE runs SET over_budget_at = CASE WHEN ? THEN over_budget_at END,"
+            " budget_warned_at = CASE WHEN ? THEN budget_warned_at END WHERE id = ?",
+            (over, warned, cost.run_id),
+        )
+
     async def of_run(self, run_id: str) -> RunCost:
         return await self._run_cost(self._store.fetchall, run_id)
 

@@ -40,6 +40,7 @@ WORDS = {
     "result_submitted": "result",
     "result_rejected": "rejected",
     "budget_warning": "budget",
+    "budget_set": "budget",
     "run_over_budget": "budget",
     "run_completed": "completed",
     "run_cancelled": "cancelled",
@@ -54,6 +55,7 @@ NOTES = {
     "result_submitted": "submitted; its check is queued",
     "budget_warning": "used {used} of the budget",
     "run_over_budget": "over budget ({used}): nothing new launches",
+    "budget_set": "set by hand: {caps}",
 }
 REASONED = (
     "task_retried",
@@ -117,7 +119,8 @@ def _line(row: object) -> EventLine | None:
 
 
 def _note(kind: str, detail: dict[str, object]) -> str:
-    note = NOTES.get(kind, "").format(used=detail.get("used", "?"))
+    caps = _caps(detail) if kind == "budget_set" else ""
+    note = NOTES.get(kind, "").format(used=detail.get("used", "?"), caps=caps)
     if kind == "task_priority_changed" and detail.get("priority"):
         note = str(detail["priority"])
     if kind in REASONED and detail.get("reason"):
@@ -128,3 +131,10 @@ def _note(kind: str, detail: dict[str, object]) -> str:
     if kind.startswith("run_") and isinstance(cancelled, int) and cancelled:
         note = f"{cancelled} open task{'s' if cancelled > 1 else ''} cancelled"
     return note
+
+
+def _caps(detail: dict[str, object]) -> str:
+    tokens, usd = detail.get("tokens"), detail.get("usd")
+    caps = [f"{tokens:,} tokens"] if isinstance(tokens, int) else []
+    caps += [f"${usd:.2f}"] if isinstance(usd, int | float) else []
+    return " / ".join(caps) or "no cap"

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from fastmcp import Context, FastMCP
 from pydantic import Field
 
-from heph_mcp.cost_records import UsageEntry, UsageRecorded
+from heph_mcp.cost_records import RunCost, UsageEntry, UsageRecorded
 from heph_mcp.identity import current_principal
 from heph_mcp.records import Priority, Task
 from heph_mcp.services.controls import Delivered, RunPause, Stopped, StopThen
@@ -80,6 +80,21 @@ def register(mcp: FastMCP, limits: Limits) -> None:
     async def resume_run(ctx: Context, run: Id) -> RunPause:
         """Resume a paused run: its queued tasks launch again."""
         return await services(ctx).controls.pause(current_principal(), run, False)
+
+    @mcp.tool(auth=roles("user"), annotations=IDEMPOTENT_WRITE)
+    async def set_run_budget(
+        ctx: Context,
+        run: Id,
+        budget_tokens: Annotated[
+            int | None, Field(ge=0, description="The token cap; 0 lifts it; omit to keep it")
+        ] = None,
+        budget_usd: Annotated[
+            float | None, Field(ge=0, description="The dollar cap; 0 lifts it; omit to keep it")
+        ] = None,
+    ) -> RunCost:
+        """Change a run's budget: a run raised back under it launches again."""
+        costs = services(ctx).costs
+        return await costs.set_budget(current_principal(), run, budget_tokens, budget_usd)
 
 
 def register_usage(mcp: FastMCP) -> None:

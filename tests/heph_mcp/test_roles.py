@@ -39,6 +39,7 @@ USER_TOOLS = TICKET_TOOLS | {
     "stop_agent",
     "pause_run",
     "resume_run",
+    "set_run_budget",
     "get_task_detail",
     "get_agent_output",
 }

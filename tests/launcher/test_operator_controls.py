@@ -1,5 +1,6 @@
 """The operator's controls through the real launcher: a paused or spent run launches nothing
-while its running agents carry on, and a stopped agent's session ends with its work kept.
+while its running agents carry on (until resumed, or its budget raised), and a stopped
+agent's session ends with its work kept.
 
 The launcher here is stepped by hand (each `step` settles sessions, then claims what it
 can), so "it tried and launched nothing" is a fact of the test, not a guess about timing.
@@ -101,6 +102,13 @@ async def test_a_run_over_its_budget_launches_nothing_and_its_agent_is_told_to_w
     assert status["run"]["over_budget"] is True and swarm.tmux.panes() == {}
     pane = (swarm.settings.logs_dir / f"{session.session}.{session.agent_id}.log").read_text()
     assert "used its whole budget (100%)" in pane  # the guidance rode on its tool result
+
+    async with stepped(swarm) as launcher:  # the user raises the cap: the run goes on
+        await swarm.user.call("set_run_budget", run=run, budget_tokens=5000)
+        await launcher.step()
+        assert len(launcher.sessions) == 1
+        await step_until(launcher, lambda: not launcher.sessions)
+    assert tasks_of(swarm, run)["Write the follow-up"] == "done"
 
 
 @pytest.mark.parametrize(("then", "status"), [("requeue", "queued"), ("fail", "failed")])

@@ -58,7 +58,8 @@ def test_every_control_has_a_command_and_status_shows_the_cost_and_the_budget(tm
         retried = heph(settings, "retry", task)
         cancelled = heph(settings, "cancel-task", task, "--reason", "done by hand")
         again = heph(settings, "cancel-task", task, "--reason", "twice")
-    outputs = [told, paused, status, resumed, high, stopped, retried, cancelled]
+        raised = heph(settings, "budget", run, "--tokens", "20000")
+    outputs = [told, paused, status, resumed, high, stopped, retried, cancelled, raised]
     assert [r.exit_code for r in outputs] == [0] * len(outputs), [r.output for r in outputs]
     assert f"queued for agent {agent}" in told.stdout
     assert "(paused)" in status.stdout and "8,500" in status.stdout
@@ -66,3 +67,4 @@ def test_every_control_has_a_command_and_status_shows_the_cost_and_the_budget(tm
     assert "(critical)" in high.stdout and f"task {task} is failed" in stopped.stdout
     assert f"task {task} is queued" in retried.stdout and "cancelled" in cancelled.stdout
     assert again.exit_code == 1 and "already cancelled" in again.stderr
+    assert f"run {run} budget: 43% used (ok)" in raised.stdout

@@ -15,6 +15,7 @@ CONTROLS = {
     "stop_agent": {"agent_id": "a0", "then": "requeue", "reason": "wrong track"},
     "pause_run": {"run": "r0"},
     "resume_run": {"run": "r0"},
+    "set_run_budget": {"run": "r0", "budget_tokens": 5000},
 }
 
 

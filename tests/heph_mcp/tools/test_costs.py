@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 
 from heph_mcp.prices import load_prices
+from heph_mcp.services.event_feed import EventFeed
+from heph_mcp.store import Store
 
 SONNET = "claude-sonnet-4-5-20250929"
 
@@ -185,3 +187,61 @@ async def test_a_message_a_retrys_agent_reports_again_stays_with_its_first_agent
         (first.agent_id, 100),
         (second.agent_id, 7),
     ]
+
+
+async def _set_budget(heph, run_id, **budget):
+    async with heph.user() as user:
+        return await user.call_tool(
+            "set_run_budget", {"run": run_id, **budget}, raise_on_error=False
+        )
+
+
+async def test_a_run_over_budget_launches_again_once_the_user_raises_its_budget(heph):
+    run_id = await _budget_run(heph, 1000)
+    agent = await heph.launch_agent()
+    await _report(heph, agent.agent_id, [_entry("m1", i=1000)])
+    raised = await _set_budget(heph, run_id, budget_tokens=1100)
+    assert raised.structured_content["budget_state"] == "warning"  # 91%: launches, warned
+    second = await heph.launch_agent()
+    assert second.run_id == run_id
+    cost, text = await _cost(heph, run_id)
+    assert cost["budget_tokens"] == 1100 and "OVER BUDGET" not in text
+    await _report(heph, second.agent_id, [_entry("m2", i=200)])  # over again: judged again
+    _, text = await _cost(heph, run_id)
+    assert "OVER BUDGET" in text
+    with heph.db() as db:
+        kinds = [r[0] for r in db.execute("SELECT kind FROM events WHERE kind LIKE '%budget%'")]
+    assert kinds == ["budget_warning", "run_over_budget", "budget_set", "run_over_budget"]
+    store = await Store.open(heph.settings.db_path)
+    try:
+        _, lines = await EventFeed(store).since(0)
+    finally:
+        await store.close()
+    assert [(line.word, line.note) for line in lines if line.word == "budget"][1:3] == [
+        ("budget", "over budget (100%): nothing new launches"),
+        ("budget", "set by hand: 1,100 tokens"),
+    ]
+
+
+async def test_a_budget_can_be_lifted_or_switched_to_dollars(heph):
+    run_id = await _budget_run(heph, 1000)
+    agent = await heph.launch_agent()
+    await _report(heph, agent.agent_id, [_entry("m1", o=2000)])  # $0.03 at sonnet's price
+    lifted = await _set_budget(heph, run_id, budget_tokens=0)
+    assert lifted.structured_content["budget_state"] == "none"
+    dollars = await _set_budget(heph, run_id, budget_usd=0.02)
+    assert dollars.structured_content["budget_state"] == "over_budget"
+    assert (dollars.structured_content["budget_tokens"], dollars.structured_content["budget_usd"]
+            ) == (None, 0.02)  # fmt: skip
+
+
+async def test_a_budget_change_that_says_nothing_or_names_no_active_run_is_refused(heph):
+    run_id = await _budget_run(heph, 1000)
+    before = heph.snapshot()
+    empty = await _set_budget(heph, run_id)
+    negative = await _set_budget(heph, run_id, budget_usd=-1)
+    unknown = await _set_budget(heph, "r-none", budget_tokens=10)
+    assert empty.is_error and "budget_tokens, budget_usd or both" in empty.content[0].text
+    assert negative.is_error and "budget_usd" in negative.content[0].text
+    assert unknown.is_error and "no run 'r-none'" in unknown.content[0].text
+    assert heph.snapshot() == before
