@@ -101,8 +101,8 @@ def bwrap_argv(plan: Confinement, argv: list[str]) -> list[str]:
     writable += [] if plan.read_only or plan.git_read_only else [plan.git_dir]
     for path in _existing(*writable, *plan.extra_writable):
         args += ["--bind", str(path), str(path)]
-    for path in _existing(*plan.git_guarded):
-        args += ["--ro-bind", str(path), str(path)]
+    for path in _existing(*plan.git_guarded):  # -try: a merged branch's ref may go meanwhile
+        args += ["--ro-bind-try", str(path), str(path)]
     return [*args, "--chdir", str(plan.worktree), "--", *argv]
 
 

@@ -132,6 +132,20 @@ def test_a_confined_agent_moves_no_branch_but_its_own_and_cannot_repoint_its_wor
     assert (layout["worktree"] / ".git").read_text().startswith(f"gitdir: {admin}")
 
 
+def test_an_agent_starts_even_when_a_guarded_branch_is_deleted_before_its_sandbox_opens(layout):
+    """The merge queue deletes a merged task's branch at any moment; once, in a full run,
+    bwrap refused to start an agent whose plan still listed that branch's ref file."""
+    project = layout["project"]
+    git(project, "branch", "b3")
+    plan = plan_of(layout)
+    (plan.scratch or plan.private).mkdir(exist_ok=True)
+    argv = bwrap_argv(plan, ["sh", "-c", "echo started"])
+    assert str(project / ".git" / "refs" / "heads" / "b3") in argv
+    git(project, "branch", "-D", "b3")  # merged and cleaned up meanwhile
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "started", done.stderr
+
+
 def test_the_tmux_server_that_runs_the_agents_is_out_of_reach(layout):
     socket = f"heph-sandbox-{os.getpid()}"
     subprocess.run(["tmux", "-L", socket, "new-session", "-d", "sleep", "30"], check=True)
