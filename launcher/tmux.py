@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import select
 import shutil
 import sys
 import tempfile
@@ -23,6 +24,7 @@ from libtmux.exc import LibTmuxException
 
 ENV_EXEC = Path(__file__).with_name("env_exec.py")
 SERVER_GONE = ("no server running", "error connecting", "no current target")
+KILL_WAIT = 5.0  # seconds a killed agent gets to exit before the launcher goes on
 PANE_FORMAT = "#{session_name}\t#{pane_dead}\t#{pane_dead_status}\t#{pane_current_command}"
 
 
@@ -147,10 +149,30 @@ class Tmux:
         if enter:
             self._cmd("send-keys", "-t", f"={name}:", "Enter")
 
-    def kill(self, name: str) -> bool:
-        """End the named session (exact name match); False if it was already gone."""
+    def kill(self, name: str, wait: float = KILL_WAIT) -> bool:
+        """End the named session (exact name match); False if it was already gone.
+
+        Returns once the pane's program has exited (at most `wait` seconds): on hangup an
+        agent CLI still writes its transcript's last lines into folders the caller reads
+        or removes next.
+        """
         try:
+            pid = self._cmd("display-message", "-p", "-t", f"={name}:", "#{pane_pid}")
             self._cmd("kill-session", "-t", f"={name}")
         except TmuxError:
             return False
+        if pid and pid[0].isdigit():
+            wait_for_exit(int(pid[0]), wait)
         return True
+
+
+def wait_for_exit(pid: int, timeout: float) -> None:
+    """Block until process `pid` has ended (or `timeout`); one that is already gone returns."""
+    try:
+        handle = os.pidfd_open(pid)
+    except (ProcessLookupError, OSError):
+        return
+    try:
+        select.select([handle], [], [], timeout)
+    finally:
+        os.close(handle)

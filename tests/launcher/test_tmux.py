@@ -54,6 +54,24 @@ def test_killing_a_session_never_touches_one_whose_name_merely_starts_the_same(t
     assert tmux.kill("heph-r1-t1") is False
 
 
+def test_a_kill_returns_once_the_program_has_finished_what_it_writes_on_hangup(tmux, tmp_path):
+    """Claude Code writes its transcript's last lines as it exits; the launcher reads the
+    bill (and removes the worktree) right after the kill, so the kill waits for the exit."""
+    written, ready = tmp_path / "last-words", tmp_path / "ready"
+    code = (
+        "import signal, sys, time, pathlib\n"
+        "def bye(*_):\n"
+        "    time.sleep(0.5); pathlib.Path(sys.argv[1]).write_text('flushed'); sys.exit(0)\n"
+        "signal.signal(signal.SIGHUP, bye)\n"
+        "pathlib.Path(sys.argv[2]).touch()\n"
+        "time.sleep(60)\n"
+    )
+    tmux.start("s3", tmp_path, [sys.executable, "-c", code, str(written), str(ready)])
+    wait_until(ready.exists)
+    assert tmux.kill("s3") is True
+    assert written.read_text() == "flushed"
+
+
 def test_literal_keys_arrive_as_typed(tmux, tmp_path: Path):
     tmux.start("s2", tmp_path, [sys.executable, "-c", "print('got', repr(input()))"])
     tmux.send_literal("s2", "/mcp__hephaestus__guidance $(x) ;")
