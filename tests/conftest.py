@@ -56,6 +56,17 @@ class Heph:
     def ops(self) -> Client:
         return self.client(local_token(self.settings.secrets_dir, "ops"))
 
+    async def list_tools_status(self, headers: dict[str, str]) -> int:
+        """The HTTP status of a raw `tools/list` sent with `headers`: 401 for a token that is
+        unknown, forged or revoked."""
+        async with self.server.http_client() as http:
+            response = await http.post(
+                "/mcp",
+                headers={**headers, "Accept": "application/json, text/event-stream"},
+                json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+            )
+        return response.status_code
+
     def db(self) -> sqlite3.Connection:
         """A second, independent connection to the server's SQLite file."""
         conn = sqlite3.connect(self.settings.db_path)

@@ -156,13 +156,7 @@ async def test_whoami_reports_the_principal_behind_the_token(heph):
     [{}, {"Authorization": "Bearer heph_user_forged"}, {"Authorization": "Basic dXNlcjpwYXNz"}],
 )
 async def test_a_request_without_a_known_bearer_token_gets_http_401(heph, headers):
-    async with heph.server.http_client() as http:
-        response = await http.post(
-            "/mcp",
-            headers={**headers, "Accept": "application/json, text/event-stream"},
-            json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
-        )
-    assert response.status_code == 401
+    assert await heph.list_tools_status(headers) == 401
 
 
 async def test_an_agent_token_stops_working_once_its_exit_is_reported(heph):
@@ -170,16 +164,7 @@ async def test_an_agent_token_stops_working_once_its_exit_is_reported(heph):
     agent = await heph.launch_agent()
     async with heph.ops() as ops:
         await ops.call_tool("report_agent_exit", {"agent_id": agent.agent_id, "reason": "done"})
-    async with heph.server.http_client() as http:
-        response = await http.post(
-            "/mcp",
-            headers={
-                "Authorization": f"Bearer {agent.token}",
-                "Accept": "application/json, text/event-stream",
-            },
-            json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
-        )
-    assert response.status_code == 401
+    assert await heph.list_tools_status({"Authorization": f"Bearer {agent.token}"}) == 401
 
 
 async def test_the_health_endpoint_needs_no_token(heph):

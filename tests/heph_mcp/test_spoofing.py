@@ -68,13 +68,4 @@ async def test_an_agent_cannot_read_another_runs_phase_instructions(heph, two_ag
 async def test_a_forged_agent_token_is_refused_outright(heph, two_agents):
     a, _ = two_agents
     forged = a.token[:-4] + ("AAAA" if not a.token.endswith("AAAA") else "BBBB")
-    async with heph.server.http_client() as http:
-        response = await http.post(
-            "/mcp",
-            headers={
-                "Authorization": f"Bearer {forged}",
-                "Accept": "application/json, text/event-stream",
-            },
-            json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
-        )
-    assert response.status_code == 401
+    assert await heph.list_tools_status({"Authorization": f"Bearer {forged}"}) == 401

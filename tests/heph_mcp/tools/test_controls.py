@@ -153,16 +153,7 @@ async def test_a_stopped_agent_loses_its_token_and_its_task_is_requeued_or_faile
     assert _task(heph, agent.task_id)["failure_reason"] == "stopped by user: wrong track"
     with heph.db() as db:
         assert db.execute("SELECT status FROM agents").fetchone()[0] == "exited"
-    async with heph.server.http_client() as http:
-        response = await http.post(
-            "/mcp",
-            headers={
-                "Authorization": f"Bearer {agent.token}",
-                "Accept": "application/json, text/event-stream",
-            },
-            json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
-        )
-    assert response.status_code == 401
+    assert await heph.list_tools_status({"Authorization": f"Bearer {agent.token}"}) == 401
     assert _events(heph, "agent_stopped") == [
         (
             "user",
