@@ -19,6 +19,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import httpx
@@ -35,6 +36,9 @@ from swarmkit import make_project  # noqa: E402
 from heph_mcp.client import HephClient  # noqa: E402
 from heph_mcp.identity import local_token  # noqa: E402
 from testkit import ServerProcess  # noqa: E402
+
+# measure(server, project, args, console): one bench's body, run on its own server
+Measure = Callable[[ServerProcess, Path, argparse.Namespace, Console], Awaitable[None]]
 
 
 async def timed(call, samples: int) -> list[float]:  # type: ignore[no-untyped-def]
@@ -98,7 +102,11 @@ async def main() -> None:
     parser.add_argument("--samples", type=int, default=50)
     parser.add_argument("--pages", default="1,10")
     args = parser.parse_args()
-    console = Console()
+    await on_a_fresh_server(measure, args, Console())
+
+
+async def on_a_fresh_server(measure: Measure, args: argparse.Namespace, console: Console) -> None:
+    """Run `measure` against a `heph serve` of its own, in a throwaway project."""
     with tempfile.TemporaryDirectory() as tmp:
         project = make_project(Path(tmp))
         server = ServerProcess(project).start(timeout=120)

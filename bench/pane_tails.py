@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -35,11 +34,12 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
+from board import on_a_fresh_server  # noqa: E402
 from control_plane import WORKFLOW  # noqa: E402  (a workflow with a high agent cap)
-from swarmkit import make_project  # noqa: E402
 
 from heph_mcp.client import HephClient  # noqa: E402
 from heph_mcp.identity import local_token  # noqa: E402
+from heph_mcp.printable import strip_terminal  # noqa: E402
 from testkit import ServerProcess  # noqa: E402
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -82,7 +82,9 @@ class Panes:
                               f"tests/test_module_{n}.py ... {self.step * 7 % 97} passed, "
                               f"{k} warnings in {0.01 * self.step:.2f}s")  # fmt: skip
             del buffer[: -self.lines]
-            out.append({"agent_id": agent, "text": "\n".join(buffer)})
+            # Stripped as the launcher sends it (launcher/live_report.py): the server
+            # refuses terminal escapes in any text field.
+            out.append({"agent_id": agent, "text": strip_terminal("\n".join(buffer))})
         return out
 
 
@@ -135,16 +137,9 @@ async def main() -> None:
     parser.add_argument("--interval", type=float, default=2.0)
     parser.add_argument("--lines", type=int, default=40)
     args = parser.parse_args()
-    console = Console()
     os.environ["HEPH_MAX_CONCURRENT_AGENTS"] = str(max(4, args.agents))
     os.environ["HEPH_TASK_DUPLICATE_THRESHOLD"] = "0.999"  # look-alike bench tasks stay tasks
-    with tempfile.TemporaryDirectory() as tmp:
-        project = make_project(Path(tmp))
-        server = ServerProcess(project).start(timeout=120)
-        try:
-            await measure(server, project, args, console)
-        finally:
-            server.stop()
+    await on_a_fresh_server(measure, args, Console())
 
 
 async def measure(server: ServerProcess, project: Path, args, console: Console) -> None:  # type: ignore[no-untyped-def]
