@@ -123,21 +123,19 @@ class ConductorService:
         )
         created = []
         for row in rows:
-            created.append(
-                await self._tasks.create(
-                    principal, phase=1, run=row["id"], title=DIAGNOSTIC_TITLE, priority="high",
-                    description=(
-                        f"Nothing is queued or running in this run any more, and it has no "
-                        f"result. Goal: {row['goal']}\nRead the finished tasks (get_tasks, "
-                        "get_task) and the shared memory, decide whether the goal is met, and "
-                        "create the tasks that are still missing in the right phases. Tasks "
-                        "still `blocked` wait on work that failed or on tickets nobody works "
-                        "on: create that work, or resolve the tickets if they no longer "
-                        "matter. If the goal is met, say so in your summary and create nothing."
-                    ),
-                    check_duplicates=False,
-                )
+            draft = await self._tasks.draft(
+                principal, phase=1, run=row["id"], title=DIAGNOSTIC_TITLE, priority="high",
+                description=(
+                    f"Nothing is queued or running in this run any more, and it has no "
+                    f"result. Goal: {row['goal']}\nRead the finished tasks (get_tasks, "
+                    "get_task) and the shared memory, decide whether the goal is met, and "
+                    "create the tasks that are still missing in the right phases. Tasks "
+                    "still `blocked` wait on work that failed or on tickets nobody works "
+                    "on: create that work, or resolve the tickets if they no longer "
+                    "matter. If the goal is met, say so in your summary and create nothing."
+                ),
             )  # fmt: skip
+            created.append(await self._tasks.create(principal, draft, check_duplicates=False))
         return created
 
     async def _complete_waiting(self, principal: Principal) -> None:

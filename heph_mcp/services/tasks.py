@@ -54,29 +54,10 @@ class TaskService:
         self._notifier = notifier or Notifier()
 
     async def create(
-        self,
-        principal: Principal,
-        *,
-        phase: int | str,
-        title: str,
-        description: str,
-        done_definition: str = "",
-        priority: str = "medium",
-        depends_on: list[str] | None = None,
-        run: str | None = None,
-        base_ref: str | None = None,
-        parent_task_id: str | None = None,
-        check_duplicates: bool = True,
-        ticket_id: str | None = None,
-        carries: str | None = None,
-        requires: list[str] | None = None,
+        self, principal: Principal, task: Task, *, check_duplicates: bool = True
     ) -> Task:
-        task = await self.draft(
-            principal, phase=phase, title=title, description=description,
-            done_definition=done_definition, priority=priority, depends_on=depends_on, run=run,
-            base_ref=base_ref, parent_task_id=parent_task_id, ticket_id=ticket_id,
-            carries=carries, requires=requires,
-        )  # fmt: skip
+        """Store a `draft` in its own transaction: checked against the run's tasks for a
+        duplicate first, unless `check_duplicates` is off (or no deduper is configured)."""
         if self._dedup is None or not check_duplicates:
             await self._store_new(principal, task)
         else:

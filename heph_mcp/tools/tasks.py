@@ -69,8 +69,9 @@ def register(mcp: FastMCP, limits: Limits) -> None:
         outside your own task. Another agent will pick it up. Describe the problem,
         where you saw it and how to tell it is done.
         """
-        return await services(ctx).tasks.create(
-            current_principal(),
+        tasks, principal = services(ctx).tasks, current_principal()
+        draft = await tasks.draft(
+            principal,
             phase=phase,
             title=title,
             description=description,
@@ -81,6 +82,7 @@ def register(mcp: FastMCP, limits: Limits) -> None:
             ticket_id=ticket_id,
             requires=requires,
         )
+        return await tasks.create(principal, draft)
 
     @mcp.tool(auth=roles("user", "agent"), annotations=READ_ONLY)
     async def get_tasks(
