@@ -98,11 +98,9 @@ class RunCost(Spend):
     def _budget_text(self) -> str:
         if self.budget_used is None:
             return ""
-        caps = [f"{self.budget_tokens:,} tokens"] if self.budget_tokens else []
-        caps += [f"${self.budget_usd:.2f}"] if self.budget_usd else []
         note = {"warning": " WARNING: 80% reached", "over_budget": " OVER BUDGET"}
         return (
-            f"; budget {self.budget_used:.0%} of {' / '.join(caps)}"
+            f"; budget {self.budget_used:.0%} of {budget_caps(self.budget_tokens, self.budget_usd)}"
             f"{note.get(self.budget_state, '')}"
         )
 
@@ -112,3 +110,10 @@ class UsageRecorded(BaseModel):
     run_id: str
     budget_state: BudgetState
     budget_used: float | None = None
+
+
+def budget_caps(tokens: object, usd: object) -> str:
+    """`1,000 tokens / $2.50`: the caps a budget sets, as status lines and the log show them."""
+    caps = [f"{tokens:,} tokens"] if isinstance(tokens, int) and tokens else []
+    caps += [f"${usd:.2f}"] if isinstance(usd, int | float) and usd else []
+    return " / ".join(caps) or "no cap"

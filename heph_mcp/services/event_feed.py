@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from heph_mcp.cost_records import budget_caps
 from heph_mcp.store import Store
 
 # event kind -> the word the log shows
@@ -119,7 +120,7 @@ def _line(row: object) -> EventLine | None:
 
 
 def _note(kind: str, detail: dict[str, object]) -> str:
-    caps = _caps(detail) if kind == "budget_set" else ""
+    caps = budget_caps(detail.get("tokens"), detail.get("usd")) if kind == "budget_set" else ""
     note = NOTES.get(kind, "").format(used=detail.get("used", "?"), caps=caps)
     if kind == "task_priority_changed" and detail.get("priority"):
         note = str(detail["priority"])
@@ -131,10 +132,3 @@ def _note(kind: str, detail: dict[str, object]) -> str:
     if kind.startswith("run_") and isinstance(cancelled, int) and cancelled:
         note = f"{cancelled} open task{'s' if cancelled > 1 else ''} cancelled"
     return note
-
-
-def _caps(detail: dict[str, object]) -> str:
-    tokens, usd = detail.get("tokens"), detail.get("usd")
-    caps = [f"{tokens:,} tokens"] if isinstance(tokens, int) else []
-    caps += [f"${usd:.2f}"] if isinstance(usd, int | float) else []
-    return " / ".join(caps) or "no cap"
